@@ -1,0 +1,48 @@
+# The README's two commands: `make demo` and `make test`. Both create the virtualenv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR := runs/demo
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup demo test bench bench-quick expert clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# PPO expert -> demonstrations -> GAIL -> BC -> evaluation of each, all with default settings,
+# written under runs/demo/ so the shipped expert and demonstrations stay untouched.
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	$(PY) run_ppo.py --save-dir $(DEMO_DIR)/trained_models/ppo --log-dir $(DEMO_DIR)/log/train/ppo
+	$(PY) sample_trajectory.py --model-dir $(DEMO_DIR)/trained_models/ppo --out-dir $(DEMO_DIR)/trajectory
+	$(PY) run_gail.py --demo-dir $(DEMO_DIR)/trajectory --save-dir $(DEMO_DIR)/trained_models/gail \
+		--log-dir $(DEMO_DIR)/log/train/gail
+	$(PY) run_behavior_clone.py --demo-dir $(DEMO_DIR)/trajectory --save-dir $(DEMO_DIR)/trained_models/bc \
+		--log-dir $(DEMO_DIR)/log/train/bc
+	$(PY) test_policy.py --algos ppo,gail,bc,random --model-dir $(DEMO_DIR)/trained_models/{algo} \
+		--log-dir $(DEMO_DIR)/log/test/{algo}
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) bench/bench.py
+
+bench-quick: $(STAMP)
+	$(PY) bench/bench.py --quick
+
+# Regenerate the shipped expert (trained_models/ppo/CartPole-v1) and its 10 demonstrations.
+expert: $(STAMP)
+	rm -rf trained_models/ppo/CartPole-v1 log/train/ppo/CartPole-v1/seed0
+	$(PY) run_ppo.py --seed 0 --checkpoint-every 100000000
+	$(PY) sample_trajectory.py --episodes 10 --force
+
+clean:
+	rm -rf runs log .pytest_cache

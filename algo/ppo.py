@@ -1,0 +1,164 @@
+"""PPO: clipped surrogate, GAE(gamma, lambda), value loss, entropy bonus, minibatch epochs.
+
+The pure functions at the top are the maths (each tested against a hand-computed example);
+``PPOTrainer`` applies them, with every epoch and minibatch of one update fused into a single
+compiled TensorFlow call, because at this network size the cost is dispatch, not arithmetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.config import option
+from common.errors import UsageError
+from network_models.policy import ActorCritic
+
+
+@dataclasses.dataclass
+class PPOConfig:
+    """PPO hyperparameters, shared by run_ppo.py and run_gail.py (the GAIL generator)."""
+
+    learning_rate: float = option(1e-3, "Adam learning rate of the policy and value nets", "positive")
+    anneal_lr: bool = option(True, "decay the learning rate linearly to 0 over the run")
+    rollout_steps: int = option(32, "env steps per env between updates (batch = rollout_steps * num_envs)",
+                                "positive")
+    num_epochs: int = option(20, "passes over each batch", "positive")
+    minibatch_size: int = option(256, "transitions per gradient step", "positive")
+    gamma: float = option(0.99, "discount factor", "unit_interval")
+    gae_lambda: float = option(0.95, "GAE lambda", "unit_interval")
+    clip_range: float = option(0.2, "PPO ratio clip epsilon", "positive")
+    entropy_coef: float = option(0.0, "entropy bonus weight", "non_negative")
+    value_coef: float = option(0.5, "weight of the value loss (mean squared error to the GAE returns)",
+                               "non_negative")
+    max_grad_norm: float = option(10.0, "global gradient-norm clip (policy and value gradients together, "
+                                  "so a tight clip lets value errors starve the policy)", "positive")
+    normalize_advantages: bool = option(True, "normalise advantages per minibatch")
+    hidden_sizes: tuple = option((64, 64), "hidden layer widths of the policy and value nets",
+                                 "all_positive")
+
+    def validate_batch(self, num_envs: int) -> None:
+        batch_size = self.rollout_steps * num_envs
+        if batch_size < self.minibatch_size:
+            raise UsageError(f"--minibatch-size {self.minibatch_size} is larger than the batch "
+                             f"(--rollout-steps {self.rollout_steps} x --num-envs {num_envs} = {batch_size})")
+
+
+# --- the maths ------------------------------------------------------------------------------
+
+def next_state_values(values: np.ndarray, last_values: np.ndarray, final_obs_values: np.ndarray,
+                      terminated: np.ndarray, truncated: np.ndarray, terminal_value: float = 0.0) -> np.ndarray:
+    """Value of the state after each step [T, N], the target GAE bootstraps from.
+
+    values [T, N]: V(s_t). last_values [N]: V of the observation after the last step.
+    final_obs_values [T, N]: V of the episode's real last observation (used where truncated).
+    A terminated episode is worth ``terminal_value`` after its last step (0 for the env reward;
+    GAIL's absorbing state may set another); a truncated one (time limit) is worth
+    V(final observation), since the task itself had not ended.
+    """
+    following = np.concatenate([values[1:], last_values[None]], axis=0)
+    following = np.where(truncated, final_obs_values, following)
+    return np.where(terminated, terminal_value, following).astype(np.float32)
+
+
+def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
+                episode_ends: np.ndarray, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation over a [T, N] rollout.
+
+    delta_t = r_t + gamma * next_values_t - V(s_t)
+    A_t = delta_t + gamma * lambda * A_{t+1}, the recursion cut where an episode ended at t.
+    Returns (advantages [T, N], returns = advantages + values [T, N]), float32.
+    """
+    deltas = rewards + gamma * next_values - values
+    continues = 1.0 - episode_ends.astype(np.float32)
+    advantages = np.zeros_like(deltas, dtype=np.float32)
+    running = np.zeros(deltas.shape[1], dtype=np.float32)
+    for step in reversed(range(deltas.shape[0])):
+        running = deltas[step] + gamma * gae_lambda * continues[step] * running
+        advantages[step] = running
+    return advantages, (advantages + values).astype(np.float32)
+
+
+def ppo_clipped_loss(logp_new: tf.Tensor, logp_old: tf.Tensor, advantages: tf.Tensor,
+                     clip_range: float) -> tf.Tensor:
+    """-E[min(r A, clip(r, 1-eps, 1+eps) A)], r = exp(logp_new - logp_old); all inputs [B]."""
+    ratio = tf.exp(logp_new - logp_old)
+    unclipped = ratio * advantages
+    clipped = tf.clip_by_value(ratio, 1.0 - clip_range, 1.0 + clip_range) * advantages
+    return -tf.reduce_mean(tf.minimum(unclipped, clipped))
+
+
+def normalize(values: tf.Tensor) -> tf.Tensor:
+    mean, variance = tf.nn.moments(values, axes=[0])
+    return (values - mean) / (tf.sqrt(variance) + 1e-8)
+
+
+# --- the trainer ----------------------------------------------------------------------------
+
+class PPOTrainer:
+    """Owns the optimizer; ``update`` runs all epochs and minibatches in one compiled call."""
+
+    METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+
+    def __init__(self, model: ActorCritic, config: PPOConfig) -> None:
+        self.model = model
+        self.config = config
+        self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=1e-5)
+        self.optimizer.build(model.trainable_variables)
+
+    def set_progress(self, fraction_done: float) -> None:
+        """Linear learning-rate decay, when enabled."""
+        if self.config.anneal_lr:
+            self.optimizer.learning_rate.assign(self.config.learning_rate * (1.0 - fraction_done))
+
+    @tf.function(jit_compile=True)
+    def evaluate(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """log pi(a|s) [B] and V(s) [B] for a flat batch (the 'old' policy before an update)."""
+        params, values = self.model(observations)
+        return self.model.head.log_prob(params, actions), values
+
+    @tf.function(reduce_retracing=True)
+    def values(self, observations: tf.Tensor) -> tf.Tensor:
+        return self.model.values(observations)
+
+    def update(self, observations: np.ndarray, actions: np.ndarray, policy_logp_old: np.ndarray,
+               advantages: np.ndarray, returns: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+        """One PPO update on a flat batch [B, ...]; returns metrics averaged over minibatches."""
+        batch_size = observations.shape[0]
+        num_minibatches = batch_size // self.config.minibatch_size
+        used = num_minibatches * self.config.minibatch_size
+        # Shuffles come from the run's numpy generator so a seed fixes them.
+        minibatch_indices = np.stack([rng.permutation(batch_size)[:used] for _ in range(self.config.num_epochs)])
+        minibatch_indices = minibatch_indices.reshape(-1, self.config.minibatch_size).astype(np.int32)
+        metrics = self._update(tf.constant(observations), tf.constant(actions), tf.constant(policy_logp_old),
+                               tf.constant(advantages), tf.constant(returns), tf.constant(minibatch_indices))
+        return {name: float(value) for name, value in zip(self.METRICS, metrics)}
+
+    @tf.function(jit_compile=True)
+    def _update(self, observations, actions, policy_logp_old, advantages, returns, minibatch_indices):
+        config = self.config
+        totals = tf.zeros(len(self.METRICS))
+        for indices in minibatch_indices:  # AutoGraph turns this into one in-graph loop
+            obs_batch = tf.gather(observations, indices)
+            logp_old_batch = tf.gather(policy_logp_old, indices)
+            advantage_batch = tf.gather(advantages, indices)
+            if config.normalize_advantages:
+                advantage_batch = normalize(advantage_batch)
+            with tf.GradientTape() as tape:
+                params, values = self.model(obs_batch)
+                logp_new = self.model.head.log_prob(params, tf.gather(actions, indices))
+                policy_loss = ppo_clipped_loss(logp_new, logp_old_batch, advantage_batch, config.clip_range)
+                value_loss = tf.reduce_mean(tf.square(values - tf.gather(returns, indices)))
+                entropy = tf.reduce_mean(self.model.head.entropy(params))
+                loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+            gradients = tape.gradient(loss, self.model.trainable_variables)
+            gradients, _ = tf.clip_by_global_norm(gradients, config.max_grad_norm)
+            self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+            log_ratio = logp_new - logp_old_batch
+            approx_kl = tf.reduce_mean(tf.exp(log_ratio) - 1.0 - log_ratio)
+            clip_fraction = tf.reduce_mean(tf.cast(tf.abs(tf.exp(log_ratio) - 1.0) > config.clip_range, tf.float32))
+            totals += tf.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction])
+        return totals / tf.cast(tf.shape(minibatch_indices)[0], tf.float32)

@@ -1,0 +1,134 @@
+"""One config object per script, built from argparse.
+
+Configs are dataclasses whose fields carry their help text and an optional range check, so
+``--help`` lists every hyperparameter with its default and ``parse_config`` rejects bad values
+with a one-line error before anything touches the disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from common.errors import USAGE_EXIT_STATUS, UsageError
+
+ConfigT = TypeVar("ConfigT")
+
+# Range checks a field can ask for: name -> (predicate, phrase used in the error message).
+RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "positive": (lambda value: value > 0, "must be > 0"),
+    "non_negative": (lambda value: value >= 0, "must be >= 0"),
+    "unit_interval": (lambda value: 0 < value <= 1, "must be in (0, 1]"),
+    "probability": (lambda value: 0 <= value <= 1, "must be in [0, 1]"),
+    "all_positive": (lambda values: len(values) > 0 and all(v > 0 for v in values),
+                     "must be a non-empty comma-separated list of positive integers"),
+}
+
+
+def option(default: Any, help: str, check: str | None = None, choices: tuple | None = None) -> Any:
+    """A config field with its ``--help`` text and an optional range check from RANGE_CHECKS."""
+    return dataclasses.field(default=default, metadata={"help": help, "check": check, "choices": choices})
+
+
+def int_tuple(text: str) -> tuple[int, ...]:
+    """Parse ``"64,64"`` into ``(64, 64)`` for layer-size flags."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints its usage block on errors; our users asked for one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(USAGE_EXIT_STATUS)
+
+
+def build_parser(config_class: type, description: str) -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for field in dataclasses.fields(config_class):
+        kwargs: dict[str, Any] = {"default": field.default, "help": field.metadata.get("help", "")}
+        if field.metadata.get("choices"):
+            kwargs["choices"] = field.metadata["choices"]
+        if isinstance(field.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(field.default, tuple):
+            kwargs["type"] = int_tuple
+            kwargs["metavar"] = "N,N,..."
+        elif field.default is not None:
+            kwargs["type"] = type(field.default)
+        parser.add_argument(flag_name(field.name), dest=field.name, **kwargs)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
+def validate_fields(config: Any) -> None:
+    """Apply each field's range check; raise UsageError naming the flag."""
+    for field in dataclasses.fields(config):
+        check = field.metadata.get("check")
+        if check is None:
+            continue
+        predicate, phrase = RANGE_CHECKS[check]
+        value = getattr(config, field.name)
+        if not predicate(value):
+            raise UsageError(f"{flag_name(field.name)} {phrase}, got {value!r}")
+
+
+def parse_config(config_class: type[ConfigT], description: str, argv: list[str] | None) -> ConfigT:
+    """Parse argv into ``config_class``, run field checks and the class's own ``validate()``."""
+    namespace = build_parser(config_class, description).parse_args(argv)
+    values = {field.name: getattr(namespace, field.name) for field in dataclasses.fields(config_class)}
+    config = config_class(**values)
+    validate_fields(config)
+    if hasattr(config, "validate"):
+        config.validate()
+    fill_placeholders(config)
+    return config
+
+
+class _KeepUnknown(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill_placeholders(config: Any) -> None:
+    """Fill {env} and {seed} in every *_dir field from the config's own values; leave others."""
+    values = _KeepUnknown({name: getattr(config, name) for name in ("env", "seed") if hasattr(config, name)})
+    for field in dataclasses.fields(config):
+        if field.name.endswith("_dir"):
+            setattr(config, field.name, getattr(config, field.name).format_map(values))
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(config).items()}
+
+
+def save_config(config: Any, directory: str | Path) -> Path:
+    """Write the resolved config as ``config.json`` in ``directory`` (atomically)."""
+    from common.files import atomic_write_bytes
+
+    path = Path(directory) / "config.json"
+    atomic_write_bytes(path, json.dumps(config_to_dict(config), indent=2, sort_keys=True).encode())
+    return path
+
+
+def load_config_dict(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise UsageError(f"{path}: missing; is {directory} a checkpoint directory written by this toolkit?")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: not valid JSON ({error})") from None

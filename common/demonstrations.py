@@ -1,0 +1,178 @@
+"""Expert demonstrations on disk: a directory of .npy arrays plus a small JSON metadata file.
+
+    observations.npy     [N, *obs_shape] float32   states s, all episodes back to back
+    actions.npy          [N] int64                 actions a (discrete envs)
+    episode_lengths.npy  [E] int64                 boundaries: sum(episode_lengths) == N
+    episode_returns.npy  [E] float64               true return of each episode
+    episode_terminated.npy [E] bool                True if the episode reached a terminal state,
+                                                   False if a time limit cut it
+    metadata.json        env id, shapes, how the episodes were made
+
+Writing builds the whole set in a temporary sibling directory and swaps it in, so a crash
+never leaves a half-written set. Loading checks everything and raises a one-line UsageError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.envs import EnvSpec
+from common.errors import UsageError
+from common.files import current_umask
+from common.rollout import Episodes
+
+ARRAY_FILES = ("observations", "actions", "episode_lengths", "episode_returns", "episode_terminated")
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class Demonstrations:
+    env_id: str
+    observations: np.ndarray      # [N, *obs_shape] float32
+    actions: np.ndarray           # [N] int64
+    episode_lengths: np.ndarray   # [E] int64
+    episode_returns: np.ndarray   # [E] float64
+    episode_terminated: np.ndarray  # [E] bool
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episode_lengths)
+
+    def first_episodes(self, count: int) -> "Demonstrations":
+        """The first ``count`` episodes (all of them if count is 0 or too large)."""
+        if count <= 0 or count >= self.num_episodes:
+            return self
+        num_pairs = int(self.episode_lengths[:count].sum())
+        return dataclasses.replace(self, observations=self.observations[:num_pairs],
+                                   actions=self.actions[:num_pairs],
+                                   episode_lengths=self.episode_lengths[:count],
+                                   episode_returns=self.episode_returns[:count],
+                                   episode_terminated=self.episode_terminated[:count])
+
+
+def demonstrations_from_episodes(env_id: str, episodes: Episodes, metadata: dict[str, Any]) -> Demonstrations:
+    """Pack recorded ``episodes`` (from ``run_episodes(..., record=True)``) back to back."""
+    return Demonstrations(env_id=env_id,
+                          observations=np.concatenate(episodes.observations).astype(np.float32),
+                          actions=np.concatenate(episodes.actions).astype(np.int64),
+                          episode_lengths=episodes.lengths.astype(np.int64),
+                          episode_returns=episodes.returns.astype(np.float64),
+                          episode_terminated=episodes.terminated.astype(bool),
+                          metadata=metadata)
+
+
+def save_demonstrations(demos: Demonstrations, directory: str | Path, overwrite: bool = False) -> Path:
+    """Write ``demos`` to ``directory``; refuse to replace an existing set unless ``overwrite``."""
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise UsageError(f"--out-dir {directory}: already holds files; pass --force to replace them")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.writing-"))
+    try:
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it owner-only
+        for name in ARRAY_FILES:
+            array = getattr(demos, name)
+            with open(staging / f"{name}.npy", "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+        metadata = {**demos.metadata, "env_id": demos.env_id, "format_version": FORMAT_VERSION,
+                    "num_episodes": demos.num_episodes, "num_pairs": int(demos.actions.shape[0]),
+                    "observation_shape": list(demos.observations.shape[1:])}
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True))
+        _swap_in(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _swap_in(staging: Path, directory: Path) -> None:
+    """Replace ``directory`` by ``staging`` with renames; the old set is removed only afterwards."""
+    if directory.exists():
+        retired = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-"))
+        os.replace(directory, retired / directory.name)
+        os.replace(staging, directory)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, directory)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise UsageError(f"{path}: missing")
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path}: empty file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error).lower() or "object" in str(error).lower():
+            raise UsageError(f"{path}: holds Python objects (needs pickle); expected a numeric array") from None
+        raise UsageError(f"{path}: not a valid .npy file ({error})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise UsageError(f"{path}: not a valid .npy file ({error})") from None
+
+
+def load_demonstrations(directory: str | Path, spec: EnvSpec | None = None, flag: str = "--demo-dir") -> Demonstrations:
+    """Read and check a demonstration set; with ``spec``, also check it fits that env."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(f"{flag} {directory}: no such directory (make one with sample_trajectory.py)")
+    metadata_path = directory / METADATA_FILE
+    if not metadata_path.is_file():
+        raise UsageError(f"{metadata_path}: missing; is {directory} a demonstration directory?")
+    try:
+        metadata = json.loads(metadata_path.read_text())
+        env_id = metadata["env_id"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+        raise UsageError(f"{metadata_path}: not valid demonstration metadata ({error})") from None
+    arrays = {name: _load_array(directory / f"{name}.npy") for name in ARRAY_FILES}
+    demos = Demonstrations(env_id=env_id, metadata=metadata, **arrays)
+    check_demonstrations(demos, directory, spec, flag)
+    return demos
+
+
+def check_demonstrations(demos: Demonstrations, directory: Path, spec: EnvSpec | None, flag: str) -> None:
+    observations, actions = demos.observations, demos.actions
+    lengths, returns = demos.episode_lengths, demos.episode_returns
+    if not np.issubdtype(observations.dtype, np.floating):
+        raise UsageError(f"{directory / 'observations.npy'}: dtype {observations.dtype}, expected floating point")
+    if observations.ndim < 2 or observations.shape[0] == 0:
+        raise UsageError(f"{directory / 'observations.npy'}: shape {observations.shape}, expected [N, *obs_shape] with N > 0")
+    if not np.isfinite(observations).all():
+        raise UsageError(f"{directory / 'observations.npy'}: contains NaN or inf")
+    if not np.issubdtype(actions.dtype, np.integer):
+        raise UsageError(f"{directory / 'actions.npy'}: dtype {actions.dtype}, expected integers (discrete actions)")
+    if actions.shape != (observations.shape[0],):
+        raise UsageError(f"{directory / 'actions.npy'}: shape {actions.shape} does not match "
+                         f"{observations.shape[0]} observations")
+    if not np.issubdtype(lengths.dtype, np.integer) or lengths.ndim != 1 or (lengths <= 0).any():
+        raise UsageError(f"{directory / 'episode_lengths.npy'}: expected a 1-D array of positive integers")
+    if int(lengths.sum()) != observations.shape[0]:
+        raise UsageError(f"{directory / 'episode_lengths.npy'}: episode lengths add up to {int(lengths.sum())}, "
+                         f"but there are {observations.shape[0]} observations")
+    if returns.shape != lengths.shape or not np.isfinite(returns).all():
+        raise UsageError(f"{directory / 'episode_returns.npy'}: expected {len(lengths)} finite returns")
+    if demos.episode_terminated.shape != lengths.shape or demos.episode_terminated.dtype != np.bool_:
+        raise UsageError(f"{directory / 'episode_terminated.npy'}: expected {len(lengths)} booleans")
+    if spec is None:
+        return
+    if demos.env_id != spec.env_id:
+        raise UsageError(f"{flag} {directory}: recorded on {demos.env_id}, but --env is {spec.env_id}")
+    if tuple(observations.shape[1:]) != spec.observation_shape:
+        raise UsageError(f"{directory / 'observations.npy'}: observation shape {tuple(observations.shape[1:])} "
+                         f"does not match {spec.env_id}'s {spec.observation_shape}")
+    if actions.min() < 0 or actions.max() >= spec.num_actions:
+        raise UsageError(f"{directory / 'actions.npy'}: actions outside {spec.env_id}'s action space "
+                         f"0..{spec.num_actions - 1}")

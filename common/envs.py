@@ -1,0 +1,57 @@
+"""Vectorised gymnasium environments, made the same way by every script."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+
+from common.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """What the networks and the demonstration checks need to know about an env."""
+
+    env_id: str
+    observation_shape: tuple[int, ...]
+    num_actions: int
+
+
+def make_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` stepping in lock-step (reset them with a seed before use).
+
+    Same-step autoreset: when a sub-env ends, ``step`` already returns the next episode's first
+    observation and puts the real last one in ``info["final_obs"]``, which truncation needs
+    for bootstrapping. This works for every registered env id, unlike the per-env vector
+    entry points, which only offer next-step autoreset.
+    """
+    try:
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    except gym.error.Error as error:
+        raise UsageError(f"--env {env_id}: {error}") from None
+    if not isinstance(envs.single_action_space, gym.spaces.Discrete):
+        envs.close()
+        raise UsageError(f"--env {env_id}: action space {envs.single_action_space} is not supported "
+                         "(only Discrete action spaces for now)")
+    if not isinstance(envs.single_observation_space, gym.spaces.Box):
+        envs.close()
+        raise UsageError(f"--env {env_id}: observation space {envs.single_observation_space} is not "
+                         "supported (only Box observations)")
+    return envs
+
+
+def env_spec(envs: gym.vector.VectorEnv, env_id: str) -> EnvSpec:
+    return EnvSpec(env_id=env_id,
+                   observation_shape=tuple(envs.single_observation_space.shape),
+                   num_actions=int(envs.single_action_space.n))
+
+
+def probe_env_spec(env_id: str) -> EnvSpec:
+    """The spec of ``env_id`` without keeping an env around (for checks before training)."""
+    envs = make_vec_env(env_id, num_envs=1)
+    try:
+        return env_spec(envs, env_id)
+    finally:
+        envs.close()

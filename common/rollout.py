@@ -1,0 +1,150 @@
+"""Rollouts and evaluation episodes: the one env loop every script uses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+
+from network_models.policy import NumpyActor
+
+
+@dataclasses.dataclass
+class Rollout:
+    """A [T, N] block of transitions from N envs. Arrays are reused by the next ``collect``."""
+
+    observations: np.ndarray         # [T, N, *obs_shape] float32, s_t
+    actions: np.ndarray              # [T, N] action dtype, a_t
+    env_rewards: np.ndarray          # [T, N] float32, the true reward (GAIL only logs it)
+    terminated: np.ndarray           # [T, N] bool, the episode ended in a terminal state at t
+    truncated: np.ndarray            # [T, N] bool, the episode was cut by a time limit at t
+    final_observations: np.ndarray   # [T, N, *obs_shape] float32, real last obs where truncated
+    last_observations: np.ndarray    # [N, *obs_shape] float32, obs after the last step
+
+    @property
+    def episode_ends(self) -> np.ndarray:
+        return self.terminated | self.truncated
+
+    def flat(self, array: np.ndarray) -> np.ndarray:
+        """Merge the time and env axes: [T, N, ...] -> [T * N, ...]."""
+        return array.reshape((-1,) + array.shape[2:])
+
+
+class RolloutCollector:
+    """Steps the training envs with a numpy snapshot of the policy, into preallocated arrays.
+
+    Also keeps the true return and length of each episode as it finishes, for logging.
+    """
+
+    def __init__(self, envs: gym.vector.VectorEnv, rollout_steps: int, seed: int,
+                 rng: np.random.Generator) -> None:
+        self.envs = envs
+        self.rng = rng
+        num_envs = envs.num_envs
+        obs_shape = envs.single_observation_space.shape
+        action_dtype = np.int64 if isinstance(envs.single_action_space, gym.spaces.Discrete) else np.float32
+        self.rollout = Rollout(
+            observations=np.zeros((rollout_steps, num_envs) + obs_shape, np.float32),
+            actions=np.zeros((rollout_steps, num_envs), action_dtype),
+            env_rewards=np.zeros((rollout_steps, num_envs), np.float32),
+            terminated=np.zeros((rollout_steps, num_envs), bool),
+            truncated=np.zeros((rollout_steps, num_envs), bool),
+            final_observations=np.zeros((rollout_steps, num_envs) + obs_shape, np.float32),
+            last_observations=np.zeros((num_envs,) + obs_shape, np.float32),
+        )
+        observations, _ = envs.reset(seed=seed)
+        self.current_observations = observations.astype(np.float32)
+        self.running_returns = np.zeros(num_envs, np.float64)
+        self.running_lengths = np.zeros(num_envs, np.int64)
+        self.finished_returns: list[float] = []
+        self.finished_lengths: list[int] = []
+
+    def collect(self, actor: NumpyActor) -> Rollout:
+        rollout = self.rollout
+        for step in range(rollout.observations.shape[0]):
+            rollout.observations[step] = self.current_observations
+            actions = actor.act(self.current_observations, self.rng)
+            next_observations, rewards, terminated, truncated, info = self.envs.step(actions)
+            rollout.actions[step] = actions
+            rollout.env_rewards[step] = rewards
+            rollout.terminated[step] = terminated
+            rollout.truncated[step] = truncated
+            if truncated.any():
+                # Same-step autoreset: next_observations already holds the new episode's start.
+                rollout.final_observations[step][truncated] = np.stack(info["final_obs"][truncated])
+            self._track_episodes(rewards, terminated | truncated)
+            self.current_observations = next_observations.astype(np.float32)
+        rollout.last_observations[:] = self.current_observations
+        return rollout
+
+    def _track_episodes(self, rewards: np.ndarray, ended: np.ndarray) -> None:
+        self.running_returns += rewards
+        self.running_lengths += 1
+        for env_index in np.flatnonzero(ended):
+            self.finished_returns.append(float(self.running_returns[env_index]))
+            self.finished_lengths.append(int(self.running_lengths[env_index]))
+        self.running_returns[ended] = 0.0
+        self.running_lengths[ended] = 0
+
+    def drain_episode_stats(self) -> tuple[list[float], list[int]]:
+        """True returns and lengths of episodes finished since the last call."""
+        returns, lengths = self.finished_returns, self.finished_lengths
+        self.finished_returns, self.finished_lengths = [], []
+        return returns, lengths
+
+
+@dataclasses.dataclass
+class Episodes:
+    """Whole episodes, in a fixed order (not the order they happened to finish)."""
+
+    returns: np.ndarray                    # [E] float64, true undiscounted returns
+    lengths: np.ndarray                    # [E] int64
+    terminated: np.ndarray                 # [E] bool, ended in a terminal state (not a time limit)
+    observations: list[np.ndarray] | None  # E arrays [length, *obs_shape], when recorded
+    actions: list[np.ndarray] | None       # E arrays [length], when recorded
+
+
+def run_episodes(envs: gym.vector.VectorEnv, actor: NumpyActor, num_episodes: int, seed: int,
+                 rng: np.random.Generator | None = None, record: bool = False) -> Episodes:
+    """Run exactly ``num_episodes`` episodes on ``envs``; ``rng=None`` acts deterministically.
+
+    Env i plays episodes i, i + n, i + 2n, ...: fixing the assignment in advance avoids the
+    bias of keeping whichever episodes finish first (the short ones).
+    """
+    num_envs = envs.num_envs
+    quota = np.array([len(range(env_index, num_episodes, num_envs)) for env_index in range(num_envs)])
+    played = np.zeros(num_envs, np.int64)
+    returns = np.zeros(num_episodes, np.float64)
+    lengths = np.zeros(num_episodes, np.int64)
+    episode_terminated = np.zeros(num_episodes, bool)
+    episode_obs: list[list[np.ndarray]] = [[] for _ in range(num_envs)]
+    episode_actions: list[list[np.ndarray]] = [[] for _ in range(num_envs)]
+    recorded_obs: list[np.ndarray | None] = [None] * num_episodes
+    recorded_actions: list[np.ndarray | None] = [None] * num_episodes
+
+    observations, _ = envs.reset(seed=seed)
+    while (played < quota).any():
+        observations = observations.astype(np.float32)
+        actions = actor.act(observations, rng)
+        next_observations, rewards, terminated, truncated, _ = envs.step(actions)
+        active = played < quota
+        episode_index = played * num_envs + np.arange(num_envs)
+        active_index = episode_index[active]
+        returns[active_index] += rewards[active]
+        lengths[active_index] += 1
+        if record:
+            for env_index in np.flatnonzero(active):
+                episode_obs[env_index].append(observations[env_index])
+                episode_actions[env_index].append(actions[env_index])
+        episode_terminated[active_index] = terminated[active]
+        for env_index in np.flatnonzero((terminated | truncated) & active):
+            if record:
+                recorded_obs[episode_index[env_index]] = np.stack(episode_obs[env_index])
+                recorded_actions[episode_index[env_index]] = np.stack(episode_actions[env_index])
+                episode_obs[env_index], episode_actions[env_index] = [], []
+            played[env_index] += 1
+        observations = next_observations
+    return Episodes(returns=returns, lengths=lengths, terminated=episode_terminated,
+                    observations=recorded_obs if record else None,
+                    actions=recorded_actions if record else None)

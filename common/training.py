@@ -1,0 +1,230 @@
+"""The on-policy training loop shared by run_ppo.py and run_gail.py.
+
+One loop, read top to bottom: collect a rollout, (GAIL: learn the reward), GAE, PPO update,
+log, evaluate, checkpoint. GAIL differs from PPO only by the ``reward_learner`` it passes in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import tensorflow as tf
+
+from algo.gail import LearnedRewards
+from algo.ppo import PPOConfig, PPOTrainer, compute_gae, next_state_values
+from common.checkpoints import CheckpointStore
+from common.config import option, save_config
+from common.envs import make_vec_env
+from common.errors import UsageError
+from common.files import atomic_write_bytes, ensure_writable_dir
+from common.logger import RunLogger
+from common.rollout import Rollout, RolloutCollector, run_episodes
+from network_models.policy import ActorCritic
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Run-level flags shared by the training scripts."""
+
+    env: str = option("CartPole-v1", "gymnasium env id (discrete actions)")
+    seed: int = option(0, "seed of networks, envs and sampling (runs are reproducible on CPU)", "non_negative")
+    num_envs: int = option(8, "parallel training envs", "positive")
+    total_env_steps: int = option(50_000, "training budget in env steps", "positive")
+    eval_every: int = option(5_000, "env steps between deterministic evaluations", "positive")
+    eval_episodes: int = option(10, "episodes per evaluation", "positive")
+    checkpoint_every: int = option(10_000, "env steps between checkpoints (one is also saved at the end)",
+                                   "positive")
+    save_dir: str = option("trained_models/ppo/{env}", "checkpoint directory ({env}, {seed} are filled in)")
+    log_dir: str = option("log/train/ppo/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
+    resume: bool = option(False, "continue from the latest checkpoint in --save-dir")
+    progress: bool = option(True, "show a progress bar")
+
+
+class RewardLearner(Protocol):
+    """What GAIL plugs into the loop: learn from a rollout, return the rewards PPO should use."""
+
+    def update_and_reward(self, rollout: Rollout, rng: np.random.Generator) -> LearnedRewards:
+        ...
+
+
+@dataclasses.dataclass
+class EvalRecord:
+    env_steps: int
+    seconds: float
+    return_mean: float
+    return_std: float
+
+
+class StopRequested(Exception):
+    """Raised inside the loop after SIGINT/SIGTERM, once a checkpoint has been saved."""
+
+
+class OnPolicyTraining:
+    """Trains ``model`` with PPO on the env reward, or on ``reward_learner``'s reward (GAIL)."""
+
+    def __init__(self, config: Any, model: ActorCritic, trainer: PPOTrainer, algo_name: str,
+                 reward_learner: RewardLearner | None = None, **extra_trackables: Any) -> None:
+        self.config = config
+        self.ppo_config: PPOConfig = config
+        self.model = model
+        self.trainer = trainer
+        self.algo_name = algo_name
+        self.reward_learner = reward_learner
+        self.batch_size = config.rollout_steps * config.num_envs
+        self.total_iterations = math.ceil(config.total_env_steps / self.batch_size)
+        self.rng = np.random.default_rng(config.seed)
+        self.save_dir = ensure_writable_dir(config.save_dir, "--save-dir")
+        self.log_dir = ensure_writable_dir(config.log_dir, "--log-dir")
+        self.store = CheckpointStore(self.save_dir, policy=model, optimizer=trainer.optimizer, **extra_trackables)
+        self.envs = make_vec_env(config.env, config.num_envs)
+        self.eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
+        self.eval_history: list[EvalRecord] = []
+        self.stop_signal: int | None = None
+
+    # --- the loop ---------------------------------------------------------------------------
+    def run(self) -> list[EvalRecord]:
+        config = self.config
+        start_iteration, env_steps = self._start()
+        collector = RolloutCollector(self.envs, config.rollout_steps, seed=config.seed + start_iteration,
+                                     rng=self.rng)
+        logger = RunLogger(self.log_dir, config.total_env_steps, f"{self.algo_name} {config.env}",
+                           config.progress, initial=env_steps)
+        previous_handlers = self._catch_stop_signals()
+        start_time = time.perf_counter()
+        next_eval = (env_steps // config.eval_every + 1) * config.eval_every
+        next_checkpoint = (env_steps // config.checkpoint_every + 1) * config.checkpoint_every
+        try:
+            for iteration in range(start_iteration, self.total_iterations):
+                self.trainer.set_progress(iteration / self.total_iterations)
+                rollout = collector.collect(self.model.actor_snapshot())
+                env_steps += self.batch_size
+                metrics = self._learn(rollout)
+
+                episode_returns, episode_lengths = collector.drain_episode_stats()
+                if episode_returns:
+                    metrics["charts/episode_return"] = float(np.mean(episode_returns))
+                    metrics["charts/episode_length"] = float(np.mean(episode_lengths))
+                metrics["charts/learning_rate"] = float(self.trainer.optimizer.learning_rate.numpy())
+                metrics["charts/steps_per_second"] = (env_steps - self._first_env_steps) / (
+                    time.perf_counter() - start_time)
+                logger.scalars(env_steps, metrics)
+
+                if env_steps >= next_eval or iteration == self.total_iterations - 1:
+                    next_eval += config.eval_every
+                    record = self.evaluate(env_steps, time.perf_counter() - start_time)
+                    logger.scalars(env_steps, {"eval/return_mean": record.return_mean,
+                                               "eval/return_std": record.return_std})
+                    logger.message(f"eval at {env_steps} env steps: true return "
+                                   f"{record.return_mean:.1f} ± {record.return_std:.1f}")
+                if env_steps >= next_checkpoint or iteration == self.total_iterations - 1:
+                    next_checkpoint += config.checkpoint_every
+                    self.store.save(env_steps, iteration + 1, self.rng)
+                logger.advance(self.batch_size, self._status(metrics))
+                if self.stop_signal is not None:
+                    self.store.save(env_steps, iteration + 1, self.rng)
+                    raise StopRequested(self._resume_hint(env_steps))
+        finally:
+            self._restore_signals(previous_handlers)
+            self._write_eval_history()
+            logger.close()
+            self.envs.close()
+            self.eval_envs.close()
+        return self.eval_history
+
+    def _learn(self, rollout: Rollout) -> dict[str, float]:
+        """Rewards (env or learned), GAE, then one PPO update. Returns TensorBoard scalars."""
+        config = self.config
+        num_steps, num_envs = rollout.env_rewards.shape
+        observations = rollout.flat(rollout.observations)
+        actions = rollout.flat(rollout.actions)
+        policy_logp_old, values = self.trainer.evaluate(tf.constant(observations), tf.constant(actions))
+        # One call for both bootstrap sources: real final observations and the post-rollout ones.
+        bootstrap_obs = np.concatenate([rollout.flat(rollout.final_observations), rollout.last_observations])
+        bootstrap_values = self.trainer.values(tf.constant(bootstrap_obs)).numpy()
+        values = values.numpy().reshape(num_steps, num_envs)
+        final_obs_values = bootstrap_values[:-num_envs].reshape(num_steps, num_envs)
+        last_values = bootstrap_values[-num_envs:]
+
+        if self.reward_learner is None:
+            learned = LearnedRewards(rollout.env_rewards, terminal_value=0.0, metrics={})
+        else:
+            learned = self.reward_learner.update_and_reward(rollout, self.rng)
+        metrics = dict(learned.metrics)
+        next_values = next_state_values(values, last_values, final_obs_values,
+                                        rollout.terminated, rollout.truncated, learned.terminal_value)
+        advantages, returns = compute_gae(learned.rewards, values, next_values, rollout.episode_ends,
+                                          config.gamma, config.gae_lambda)
+        losses = self.trainer.update(observations, actions, policy_logp_old.numpy(),
+                                     advantages.reshape(-1), returns.reshape(-1), self.rng)
+        metrics.update({f"losses/{name}": value for name, value in losses.items()})
+        return metrics
+
+    def evaluate(self, env_steps: int, seconds: float) -> EvalRecord:
+        episodes = run_episodes(self.eval_envs, self.model.actor_snapshot(), self.config.eval_episodes,
+                                seed=self.config.seed + 1_000_000)
+        record = EvalRecord(env_steps, seconds, float(episodes.returns.mean()), float(episodes.returns.std()))
+        self.eval_history.append(record)
+        return record
+
+    def _write_eval_history(self) -> None:
+        """evaluations.json in the log dir: every evaluation of this process, for scripts and plots."""
+        payload = {"env": self.config.env, "seed": self.config.seed,
+                   "evaluations": [dataclasses.asdict(record) for record in self.eval_history]}
+        atomic_write_bytes(self.log_dir / "evaluations.json", json.dumps(payload, indent=1).encode())
+
+    # --- start, resume, signals ---------------------------------------------------------------
+    def _start(self) -> tuple[int, int]:
+        """(iteration, env_steps) to start from: 0 for a new run, the checkpoint's on --resume."""
+        has_checkpoint = self.store.manager.latest_checkpoint is not None
+        if self.config.resume:
+            if not self.store.restore_latest(self.rng):
+                raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
+        elif has_checkpoint:
+            raise UsageError(f"--save-dir {self.save_dir} already holds a checkpoint; pass --resume to "
+                             "continue it or choose another --save-dir")
+        save_config(self.config, self.save_dir)
+        save_config(self.config, self.log_dir)
+        self._first_env_steps = int(self.store.env_steps.numpy())
+        return int(self.store.iteration.numpy()), self._first_env_steps
+
+    def _catch_stop_signals(self) -> dict[int, Any]:
+        def request_stop(signal_number: int, _frame: Any) -> None:
+            self.stop_signal = signal_number
+
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    @staticmethod
+    def _restore_signals(previous_handlers: dict[int, Any]) -> None:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+
+    def _resume_hint(self, env_steps: int) -> str:
+        return (f"stopped at {env_steps} env steps; checkpoint saved in {self.save_dir}. "
+                f"Resume with the same command plus --resume.")
+
+    @staticmethod
+    def _status(metrics: dict[str, float]) -> dict[str, float]:
+        keys = {"charts/episode_return": "return", "losses/policy_loss": "pi_loss",
+                "losses/value_loss": "v_loss", "gail/discriminator_loss": "d_loss"}
+        return {short: metrics[key] for key, short in keys.items() if key in metrics}
+
+
+def report_training(training: OnPolicyTraining) -> list[EvalRecord]:
+    """Run ``training`` and print where things went; on SIGINT/SIGTERM say how to resume."""
+    try:
+        history = training.run()
+    except StopRequested as stop:
+        print(stop)
+        raise SystemExit(128 + (training.stop_signal or signal.SIGINT)) from None
+    final = history[-1]
+    print(f"final deterministic eval: {final.return_mean:.1f} ± {final.return_std:.1f} over "
+          f"{training.config.eval_episodes} episodes at {final.env_steps} env steps "
+          f"({final.seconds:.1f} s); checkpoint in {training.save_dir}")
+    return history

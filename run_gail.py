@@ -1,0 +1,54 @@
+"""GAIL: imitate expert demonstrations with PPO on a learned reward.
+
+Example: python run_gail.py --env CartPole-v1 --demo-dir trajectory/CartPole-v1 --seed 0
+The discriminator D(s, a) learns to tell expert pairs from policy pairs; PPO maximises the
+learned reward (log D by default). The true env reward is never learned from, only logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from algo.gail import DiscriminatorConfig, DiscriminatorTrainer
+from algo.ppo import PPOConfig, PPOTrainer
+from common.config import option, parse_config
+from common.demonstrations import load_demonstrations
+from common.envs import probe_env_spec
+from common.errors import cli_main
+from common.seeding import seed_everything
+from common.training import OnPolicyTraining, RunConfig, report_training
+from network_models.factory import build_actor_critic, build_discriminator
+
+
+@dataclasses.dataclass
+class GailRunConfig(RunConfig, PPOConfig, DiscriminatorConfig):
+    total_env_steps: int = option(100_000, "training budget in env steps", "positive")
+    save_dir: str = option("trained_models/gail/{env}", "checkpoint directory ({env}, {seed} are filled in)")
+    log_dir: str = option("log/train/gail/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
+    demo_dir: str = option("trajectory/{env}", "expert demonstrations written by sample_trajectory.py")
+    num_demos: int = option(10, "use the first N demonstration episodes (0 = all)", "non_negative")
+
+    def validate(self) -> None:
+        self.validate_batch(self.num_envs)
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    config = parse_config(GailRunConfig, __doc__, argv)
+    seed_everything(config.seed)
+    spec = probe_env_spec(config.env)
+    demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
+    model = build_actor_critic(spec, config.hidden_sizes, config.seed)
+    discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed)
+    reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
+                                          int(demos.episode_terminated.sum()), config, config.gamma)
+    training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",
+                                reward_learner=reward_learner, discriminator=discriminator,
+                                discriminator_optimizer=reward_learner.optimizer)
+    print(f"imitating {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs, "
+          f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}")
+    report_training(training)
+
+
+if __name__ == "__main__":
+    main()

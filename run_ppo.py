@@ -1,0 +1,36 @@
+"""Train an expert with PPO on the true environment reward.
+
+Example: python run_ppo.py --env CartPole-v1 --seed 0
+Checkpoints go to --save-dir, TensorBoard scalars to --log-dir.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from algo.ppo import PPOConfig, PPOTrainer
+from common.config import parse_config
+from common.envs import probe_env_spec
+from common.errors import cli_main
+from common.seeding import seed_everything
+from common.training import OnPolicyTraining, RunConfig, report_training
+from network_models.factory import build_actor_critic
+
+
+@dataclasses.dataclass
+class PPORunConfig(RunConfig, PPOConfig):
+    def validate(self) -> None:
+        self.validate_batch(self.num_envs)
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    config = parse_config(PPORunConfig, __doc__, argv)
+    seed_everything(config.seed)
+    model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed)
+    training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
+    report_training(training)
+
+
+if __name__ == "__main__":
+    main()

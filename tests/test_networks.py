@@ -1,0 +1,83 @@
+"""Action head maths, the numpy acting path, and what gets checkpointed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.envs import EnvSpec
+from network_models.factory import build_actor_critic
+from network_models.heads import CategoricalHead
+
+
+def test_categorical_log_prob_and_entropy_hand_example():
+    head = CategoricalHead(3)
+    logits = tf.constant([[0.0, 0.0, 0.0], [math.log(1.0), math.log(2.0), math.log(1.0)]])
+    # Row 0 uniform: log p = -ln 3; row 1 probs (.25, .5, .25).
+    log_probs = head.log_prob(logits, tf.constant([2, 1])).numpy()
+    np.testing.assert_allclose(log_probs, [-math.log(3.0), math.log(0.5)], rtol=1e-6)
+    entropy = head.entropy(logits).numpy()
+    np.testing.assert_allclose(entropy, [math.log(3.0), -(2 * 0.25 * math.log(0.25) + 0.5 * math.log(0.5))],
+                               rtol=1e-6)
+
+
+def test_categorical_sampling_matches_the_probabilities():
+    head = CategoricalHead(3)
+    logits = np.tile(np.log(np.array([[0.2, 0.5, 0.3]])), (60_000, 1))
+    actions = head.sample(logits, np.random.default_rng(0))
+    frequencies = np.bincount(actions, minlength=3) / len(actions)
+    np.testing.assert_allclose(frequencies, [0.2, 0.5, 0.3], atol=0.01)
+    assert actions.dtype == np.int64
+    np.testing.assert_array_equal(head.mode(np.array([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0]])), [1, 0])
+
+
+def test_numpy_actor_matches_tensorflow_policy():
+    spec = EnvSpec("toy", (4,), 3)
+    model = build_actor_critic(spec, (32, 16), seed=5)
+    for variable in model.trainable_variables:  # move away from the near-zero output init
+        variable.assign(variable + tf.random.stateless_normal(variable.shape, seed=[1, 2]) * 0.3)
+    observations = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    tf_logits, _ = model(tf.constant(observations))
+    actor = model.actor_snapshot()
+    np.testing.assert_array_equal(actor.act(observations, rng=None), np.argmax(tf_logits.numpy(), axis=-1))
+    from network_models.mlp import numpy_mlp_forward
+    np.testing.assert_allclose(numpy_mlp_forward(actor.policy_weights, observations), tf_logits.numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_actor_critic_shapes_and_variables():
+    model = build_actor_critic(EnvSpec("toy", (4,), 2), (8, 8), seed=0)
+    logits, values = model(tf.zeros((5, 4)))
+    assert logits.shape == (5, 2) and values.shape == (5,)
+    # policy: 4*8+8 + 8*8+8 + 8*2+2 ; value: same with one output
+    assert sum(int(np.prod(v.shape)) for v in model.trainable_variables) == (40 + 72 + 18) + (40 + 72 + 9)
+
+
+def test_same_seed_same_initial_weights_and_different_seed_differs():
+    spec = EnvSpec("toy", (4,), 2)
+    first = build_actor_critic(spec, (8,), seed=3).trainable_variables
+    again = build_actor_critic(spec, (8,), seed=3).trainable_variables
+    other = build_actor_critic(spec, (8,), seed=4).trainable_variables
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, again))
+    assert not all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, other))
+
+
+@pytest.mark.parametrize("num_envs, num_episodes", [(3, 7), (4, 2)])
+def test_run_episodes_plays_exactly_the_requested_episodes(num_envs, num_episodes):
+    from common.envs import make_vec_env
+    from common.rollout import run_episodes
+
+    envs = make_vec_env("CartPole-v1", num_envs)
+    model = build_actor_critic(EnvSpec("CartPole-v1", (4,), 2), (8,), seed=0)
+    episodes = run_episodes(envs, model.actor_snapshot(), num_episodes, seed=0,
+                            rng=np.random.default_rng(0), record=True)
+    envs.close()
+    assert episodes.returns.shape == (num_episodes,)
+    # CartPole pays 1 per step, so each return equals its length and its recorded pairs.
+    np.testing.assert_array_equal(episodes.returns, episodes.lengths)
+    assert [len(obs) for obs in episodes.observations] == list(episodes.lengths)
+    assert [len(actions) for actions in episodes.actions] == list(episodes.lengths)
+    assert episodes.terminated.all()  # a random policy drops the pole long before 500 steps

@@ -1,0 +1,40 @@
+"""The rollout collector: shapes, autoreset bookkeeping and truncation's final observations."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from common.envs import EnvSpec, make_vec_env
+from common.rollout import RolloutCollector
+from network_models.factory import build_actor_critic
+
+
+def _register_short_cartpole() -> str:
+    env_id = "ShortCartPole-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point="gymnasium.envs.classic_control:CartPoleEnv", max_episode_steps=5)
+    return env_id
+
+
+def test_collector_records_truncation_and_the_real_final_observation():
+    env_id = _register_short_cartpole()
+    envs = make_vec_env(env_id, 2)
+    model = build_actor_critic(EnvSpec(env_id, (4,), 2), (8,), seed=0)
+    # Always push right: CartPole survives 5 steps, so episodes end by the 5-step time limit.
+    collector = RolloutCollector(envs, rollout_steps=12, seed=0, rng=np.random.default_rng(0))
+    actor = model.actor_snapshot()
+    actor.act = lambda observations, rng: np.ones(len(observations), np.int64)
+    rollout = collector.collect(actor)
+    envs.close()
+
+    assert rollout.observations.shape == (12, 2, 4) and rollout.actions.shape == (12, 2)
+    assert not rollout.terminated.any()
+    np.testing.assert_array_equal(np.flatnonzero(rollout.truncated[:, 0]), [4, 9])
+    # The stored final observation is the true last state, not the reset state that follows:
+    # one more push to the right from s_4 increases the cart velocity (index 1).
+    assert rollout.final_observations[4, 0, 1] > rollout.observations[4, 0, 1]
+    assert not np.allclose(rollout.final_observations[4, 0], rollout.observations[5, 0])
+    returns, lengths = collector.drain_episode_stats()
+    assert returns == [5.0] * 4 and lengths == [5] * 4
+    assert collector.drain_episode_stats() == ([], [])
