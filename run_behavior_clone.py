@@ -6,6 +6,7 @@ Example: python run_behavior_clone.py --env CartPole-v1 --demo-dir trajectory/Ca
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -15,8 +16,8 @@ from common.config import option, parse_config, save_config
 from common.demonstrations import load_demonstrations
 from common.envs import make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
-from common.files import ensure_writable_dir
-from common.logger import RunLogger
+from common.files import check_writable_dir, ensure_writable_dir
+from common.logger import EvalRecord, RunLogger, write_evaluations
 from common.rollout import run_episodes
 from common.seeding import seed_everything
 from network_models.factory import build_actor_critic
@@ -41,36 +42,42 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
     demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
-    save_dir = ensure_writable_dir(config.save_dir, "--save-dir")
-    log_dir = ensure_writable_dir(config.log_dir, "--log-dir")
+    save_dir = check_writable_dir(config.save_dir, "--save-dir")  # created once the checks below pass
+    log_dir = check_writable_dir(config.log_dir, "--log-dir")
     model = build_actor_critic(spec, config.hidden_sizes, config.seed)
     trainer = BehaviorCloneTrainer(model, config)
     store = CheckpointStore(save_dir, policy=model, optimizer=trainer.optimizer)
     if store.manager.latest_checkpoint is not None:
         raise UsageError(f"--save-dir {save_dir} already holds a checkpoint; choose another --save-dir")
+    ensure_writable_dir(save_dir, "--save-dir")
+    ensure_writable_dir(log_dir, "--log-dir")
     save_config(config, save_dir)
     save_config(config, log_dir)
 
     rng = np.random.default_rng(config.seed)
     eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
     logger = RunLogger(log_dir, config.epochs, f"bc {config.env}", config.progress, unit="epoch")
-    pairs_seen = 0
+    evaluations: list[EvalRecord] = []
+    start_time = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         metrics = trainer.train_epoch(demos.observations, demos.actions, rng)
-        pairs_seen += demos.actions.shape[0]
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             episodes = run_episodes(eval_envs, model.actor_snapshot(), config.eval_episodes,
                                     seed=config.seed + 1_000_000)
-            metrics["eval/return_mean"] = float(episodes.returns.mean())
-            metrics["eval/return_std"] = float(episodes.returns.std())
+            evaluations.append(EvalRecord(epoch, time.perf_counter() - start_time,
+                                          float(episodes.returns.mean()), float(episodes.returns.std())))
+            metrics["eval/return_mean"] = evaluations[-1].return_mean
+            metrics["eval/return_std"] = evaluations[-1].return_std
         logger.scalars(epoch, metrics)
         logger.advance(1, {"loss": metrics["bc/loss"], "accuracy": metrics["bc/accuracy"]})
     store.save(env_steps=0, iteration=config.epochs, rng=rng)
+    write_evaluations(log_dir, config, "epochs", evaluations, time.perf_counter() - start_time)
     logger.close()
     eval_envs.close()
-    print(f"bc: final deterministic eval {metrics['eval/return_mean']:.1f} ± {metrics['eval/return_std']:.1f} "
-          f"over {config.eval_episodes} episodes after {config.epochs} epochs ({pairs_seen} pairs seen); "
-          f"checkpoint in {save_dir}")
+    final = evaluations[-1]
+    print(f"bc: final deterministic eval {final.return_mean:.1f} ± {final.return_std:.1f} over "
+          f"{config.eval_episodes} episodes after {config.epochs} epochs on {demos.num_episodes} expert "
+          f"episodes ({demos.actions.shape[0]} pairs); checkpoint in {save_dir}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     spec = probe_env_spec(config.env)
     demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
     model = build_actor_critic(spec, config.hidden_sizes, config.seed)
-    discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed)
+    discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed,
+                                        demos.observations if config.disc_standardize else None)
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
                                           int(demos.episode_terminated.sum()), config, config.gamma)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",

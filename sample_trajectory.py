@@ -13,9 +13,9 @@ import numpy as np
 
 from common.checkpoints import load_actor_critic
 from common.config import option, parse_config
-from common.demonstrations import demonstrations_from_episodes, save_demonstrations
+from common.demonstrations import check_out_dir, demonstrations_from_episodes, save_demonstrations
 from common.envs import make_vec_env
-from common.errors import UsageError, cli_main
+from common.errors import cli_main
 from common.rollout import run_episodes
 
 
@@ -35,10 +35,8 @@ class SampleConfig:
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     config = parse_config(SampleConfig, __doc__, argv)
-    model, saved_config = load_actor_critic(config.model_dir)
-    if saved_config["env"] != config.env:
-        raise UsageError(f"--model-dir {config.model_dir}: policy was trained on {saved_config['env']}, "
-                         f"but --env is {config.env}")
+    check_out_dir(config.out_dir, overwrite=config.force)  # before spending time on the episodes
+    model, _ = load_actor_critic(config.model_dir, config.env)
     envs = make_vec_env(config.env, min(config.num_envs, config.episodes))
     rng = np.random.default_rng(config.seed) if config.stochastic else None
     episodes = run_episodes(envs, model.actor_snapshot(), config.episodes, config.seed, rng, record=True)

@@ -14,7 +14,7 @@ from common.checkpoints import load_actor_critic
 from common.config import option, parse_config, save_config
 from common.envs import make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
-from common.files import ensure_writable_dir
+from common.files import check_writable_dir, ensure_writable_dir
 from common.logger import RunLogger
 from common.rollout import Episodes, run_episodes
 from network_models.policy import RandomActor
@@ -49,10 +49,7 @@ def evaluate_policy(config: TestConfig, algo: str) -> Episodes:
         actor = RandomActor(probe_env_spec(config.env).num_actions, config.seed)
     else:
         model_dir = config.model_dir.format(algo=algo)
-        model, saved_config = load_actor_critic(model_dir)
-        if saved_config["env"] != config.env:
-            raise UsageError(f"--model-dir {model_dir}: policy was trained on {saved_config['env']}, "
-                             f"but --env is {config.env}")
+        model, _ = load_actor_critic(model_dir, config.env)
         actor = model.actor_snapshot()
     rng = np.random.default_rng(config.seed) if config.stochastic else None
     envs = make_vec_env(config.env, min(config.num_envs, config.episodes))
@@ -66,9 +63,12 @@ def evaluate_policy(config: TestConfig, algo: str) -> Episodes:
 def main(argv: list[str] | None = None) -> None:
     config = parse_config(TestConfig, __doc__, argv)
     mode = "stochastic" if config.stochastic else "deterministic"
-    rows = []
     for algo in config.algo_list:
-        episodes = evaluate_policy(config, algo)
+        check_writable_dir(config.log_dir.format(algo=algo), "--log-dir")
+    # Every policy is loaded and run before any log is written, so a bad one leaves no partial logs.
+    results = {algo: evaluate_policy(config, algo) for algo in config.algo_list}
+    rows = []
+    for algo, episodes in results.items():
         log_dir = ensure_writable_dir(config.log_dir.format(algo=algo), "--log-dir")
         save_config(config, log_dir)
         logger = RunLogger(log_dir, config.episodes, "test", show_progress=False)

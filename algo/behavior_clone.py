@@ -48,7 +48,7 @@ class BehaviorCloneTrainer:
         metrics = self._train_epoch(tf.constant(expert_obs), tf.constant(expert_actions), tf.constant(indices))
         return {name: float(value) for name, value in zip(self.METRICS, metrics)}
 
-    @tf.function(jit_compile=True)
+    @tf.function
     def _train_epoch(self, expert_obs, expert_actions, minibatch_indices):
         totals = tf.zeros(len(self.METRICS))
         variables = self.model.policy_net.trainable_variables

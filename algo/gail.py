@@ -35,8 +35,12 @@ class DiscriminatorConfig:
                              "termination bias of log D)")
     disc_hidden_sizes: tuple = option((64, 64, 64), "hidden tanh layer widths of the discriminator",
                                       "all_positive")
-    disc_learning_rate: float = option(3e-3, "Adam learning rate of the discriminator", "positive")
-    disc_epochs: int = option(4, "passes over each policy batch per discriminator update", "positive")
+    disc_standardize: bool = option(True, "standardise the discriminator's observations by the expert "
+                                    "data's mean and std")
+    disc_learning_rate: float = option(1e-3, "Adam learning rate of the discriminator", "positive")
+    disc_anneal_lr: bool = option(True, "decay the discriminator's learning rate linearly to 0 with the "
+                                  "policy's, so the learned reward settles once imitation is reached")
+    disc_epochs: int = option(2, "passes over each policy batch per discriminator update", "positive")
     disc_minibatch_size: int = option(256, "policy pairs (and as many expert pairs) per gradient step",
                                       "positive")
 
@@ -110,6 +114,10 @@ class DiscriminatorTrainer:
         self.optimizer = keras.optimizers.Adam(learning_rate=config.disc_learning_rate)
         self.optimizer.build(discriminator.trainable_variables)
 
+    def set_progress(self, fraction_done: float) -> None:
+        if self.config.disc_anneal_lr:
+            self.optimizer.learning_rate.assign(self.config.disc_learning_rate * (1.0 - fraction_done))
+
     def update_and_reward(self, rollout: Rollout, rng: np.random.Generator) -> LearnedRewards:
         """The GAIL step of the training loop: update D on the rollout, then reward it."""
         policy_obs = rollout.flat(rollout.observations)
@@ -143,7 +151,7 @@ class DiscriminatorTrainer:
                                tf.constant(policy_absorbing_fraction, tf.float32))
         return {name: float(value) for name, value in zip(self.METRICS, metrics)}
 
-    @tf.function(jit_compile=True)
+    @tf.function
     def _update(self, policy_obs, policy_actions, policy_indices, expert_indices,
                 expert_absorbing_fraction, policy_absorbing_fraction):
         totals = tf.zeros(len(self.METRICS))
@@ -170,7 +178,7 @@ class DiscriminatorTrainer:
         rewards, absorbing_reward = self._reward(tf.constant(observations), tf.constant(actions))
         return rewards.numpy(), float(absorbing_reward)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function
     def _reward(self, observations, actions):
         return (learned_reward(self.discriminator(observations, actions), self.config.reward),
                 learned_reward(self.discriminator.absorbing_logit(), self.config.reward))

@@ -114,13 +114,13 @@ class PPOTrainer:
         if self.config.anneal_lr:
             self.optimizer.learning_rate.assign(self.config.learning_rate * (1.0 - fraction_done))
 
-    @tf.function(jit_compile=True)
+    @tf.function
     def evaluate(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """log pi(a|s) [B] and V(s) [B] for a flat batch (the 'old' policy before an update)."""
         params, values = self.model(observations)
         return self.model.head.log_prob(params, actions), values
 
-    @tf.function(reduce_retracing=True)
+    @tf.function
     def values(self, observations: tf.Tensor) -> tf.Tensor:
         return self.model.values(observations)
 
@@ -137,7 +137,7 @@ class PPOTrainer:
                                tf.constant(advantages), tf.constant(returns), tf.constant(minibatch_indices))
         return {name: float(value) for name, value in zip(self.METRICS, metrics)}
 
-    @tf.function(jit_compile=True)
+    @tf.function
     def _update(self, observations, actions, policy_logp_old, advantages, returns, minibatch_indices):
         config = self.config
         totals = tf.zeros(len(self.METRICS))

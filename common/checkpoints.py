@@ -6,9 +6,11 @@ index file last, so an interrupted save never replaces the previous good checkpo
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +22,62 @@ from network_models.factory import build_actor_critic
 from network_models.policy import ActorCritic
 
 
+# What reading a missing, truncated, corrupt or mismatched checkpoint raises (IndexError: the C++
+# reader's "Read less bytes than requested" on a truncated .data file).
+RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, IndexError)
+
+
+@contextlib.contextmanager
+def _tf_logging_silenced() -> Iterator[None]:
+    """Mute TensorFlow's Python logger: some calls log a problem, then carry on as if all was well."""
+    logger = tf.get_logger()
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def latest_checkpoint(directory: str | Path) -> str | None:
+    """The newest checkpoint in ``directory``, or None if it has none.
+
+    tf.train.latest_checkpoint only logs when the ``checkpoint`` state file is unreadable or names
+    files that are gone, and returns None as if the directory were empty; that is a UsageError here.
+    """
+    directory = Path(directory)
+    with _tf_logging_silenced():
+        latest = tf.train.latest_checkpoint(str(directory))
+        state = tf.train.get_checkpoint_state(str(directory)) if latest is None else None
+    state_file = directory / "checkpoint"
+    if latest is None and state_file.is_file():
+        if state is None:
+            raise UsageError(f"{state_file}: not a readable checkpoint state file")
+        raise UsageError(f"{state_file}: names checkpoint {state.model_checkpoint_path}, whose files are missing")
+    return latest
+
+
+class _FailedRestoreReport(logging.Filter):
+    """TensorFlow's report, when a restore's bookkeeping is garbage collected, of the values it
+    never restored. After a restore that failed midway that is a page of warnings, logged at exit."""
+
+    PREFIXES = ("Detecting that an object or model or tf.train.Checkpoint is being deleted with unrestored",
+                "Value in checkpoint could not be found in the restored object",
+                "An attribute in the restored object could not be found in the checkpoint")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.PREFIXES)
+
+
+def _restore_failed(error: BaseException) -> str:
+    """Call when a restore raised: mutes TF's later report on it (the UsageError says it all) and
+    returns the error's first line for that UsageError."""
+    logger = tf.get_logger()
+    if not any(isinstance(existing, _FailedRestoreReport) for existing in logger.filters):
+        logger.addFilter(_FailedRestoreReport())
+    return first_line(error)
+
+
 class CheckpointStore:
     """Everything needed to resume a run: networks, optimizers, counters and the numpy RNG."""
 
@@ -27,9 +85,16 @@ class CheckpointStore:
         self.env_steps = tf.Variable(0, dtype=tf.int64)
         self.iteration = tf.Variable(0, dtype=tf.int64)
         self.rng_state = tf.Variable("", dtype=tf.string)
+        self.trackables = list(trackables.values())
+        latest_checkpoint(directory)  # a corrupt state file is an error, not a warning and a fresh start
         self.checkpoint = tf.train.Checkpoint(env_steps=self.env_steps, iteration=self.iteration,
                                               rng_state=self.rng_state, **trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
+
+    def network_variables(self) -> list[tf.Variable]:
+        """The parameters of every tracked network (tf.Module), not optimizer state."""
+        return [variable for trackable in self.trackables if isinstance(trackable, tf.Module)
+                for variable in trackable.trainable_variables]
 
     def save(self, env_steps: int, iteration: int, rng: np.random.Generator) -> str:
         self.env_steps.assign(env_steps)
@@ -44,8 +109,8 @@ class CheckpointStore:
             return False
         try:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as error:
-            raise UsageError(f"{latest}: cannot resume from this checkpoint ({first_line(error)})") from None
+        except RESTORE_ERRORS as error:
+            raise UsageError(f"{latest}: cannot resume from this checkpoint ({_restore_failed(error)})") from None
         rng.bit_generator.state = json.loads(self.rng_state.numpy().decode())
         return True
 
@@ -55,20 +120,29 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def load_actor_critic(model_dir: str | Path) -> tuple[ActorCritic, dict[str, Any]]:
-    """Rebuild the policy saved in ``model_dir`` (any of ppo / gail / bc) and its run config."""
+def load_actor_critic(model_dir: str | Path, env_id: str | None = None) -> tuple[ActorCritic, dict[str, Any]]:
+    """Rebuild the policy saved in ``model_dir`` (any of ppo / gail / bc) and its run config;
+    with ``env_id`` (the --env flag), first check that the policy was trained on that env."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise UsageError(f"--model-dir {model_dir}: no such directory")
     saved_config = load_config_dict(model_dir)
-    latest = tf.train.latest_checkpoint(str(model_dir))
+    saved_env, hidden_sizes = saved_config.get("env"), saved_config.get("hidden_sizes")
+    if not isinstance(saved_env, str):
+        raise UsageError(f"{model_dir / 'config.json'}: \"env\" is missing or not an env id")
+    if not (isinstance(hidden_sizes, list) and hidden_sizes
+            and all(type(size) is int and size > 0 for size in hidden_sizes)):
+        raise UsageError(f"{model_dir / 'config.json'}: \"hidden_sizes\" is missing or not a list of "
+                         "positive integers")
+    if env_id is not None and saved_env != env_id:
+        raise UsageError(f"--model-dir {model_dir}: policy was trained on {saved_env}, but --env is {env_id}")
+    latest = latest_checkpoint(model_dir)
     if latest is None:
         raise UsageError(f"--model-dir {model_dir}: no checkpoint in this directory")
-    spec = probe_env_spec(saved_config["env"])
-    model = build_actor_critic(spec, saved_config["hidden_sizes"], seed=0)
+    model = build_actor_critic(probe_env_spec(saved_env), tuple(hidden_sizes), seed=0)
     try:
         tf.train.Checkpoint(policy=model).read(latest).expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, ValueError, AssertionError) as error:
+    except RESTORE_ERRORS as error:
         raise UsageError(f"--model-dir {model_dir}: checkpoint {Path(latest).name} is corrupt or does not "
-                         f"match its config.json ({first_line(error)})") from None
+                         f"match its config.json ({_restore_failed(error)})") from None
     return model, saved_config

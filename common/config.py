@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -74,13 +75,15 @@ def build_parser(config_class: type, description: str) -> argparse.ArgumentParse
 
 
 def validate_fields(config: Any) -> None:
-    """Apply each field's range check; raise UsageError naming the flag."""
+    """Apply each field's range check; raise UsageError naming the flag. NaN and inf never pass."""
     for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag_name(field.name)} must be a finite number, got {value!r}")
         check = field.metadata.get("check")
         if check is None:
             continue
         predicate, phrase = RANGE_CHECKS[check]
-        value = getattr(config, field.name)
         if not predicate(value):
             raise UsageError(f"{flag_name(field.name)} {phrase}, got {value!r}")
 
@@ -129,6 +132,9 @@ def load_config_dict(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"{path}: missing; is {directory} a checkpoint directory written by this toolkit?")
     try:
-        return json.loads(path.read_text())
+        saved = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{path}: expected a JSON object of flag values")
+    return saved

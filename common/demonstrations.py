@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from common.envs import EnvSpec
 from common.errors import UsageError
-from common.files import current_umask
+from common.files import check_writable_dir, current_umask
 from common.rollout import Episodes
 
 ARRAY_FILES = ("observations", "actions", "episode_lengths", "episode_returns", "episode_terminated")
@@ -72,11 +71,18 @@ def demonstrations_from_episodes(env_id: str, episodes: Episodes, metadata: dict
                           metadata=metadata)
 
 
+def check_out_dir(directory: str | Path, overwrite: bool = False, flag: str = "--out-dir") -> Path:
+    """Raise UsageError unless a set can be written to ``directory``: it must be creatable and
+    writable, and hold no files unless ``overwrite``. Creates nothing."""
+    directory = check_writable_dir(directory, flag)
+    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+        raise UsageError(f"{flag} {directory}: already holds files; pass --force to replace them")
+    return directory
+
+
 def save_demonstrations(demos: Demonstrations, directory: str | Path, overwrite: bool = False) -> Path:
     """Write ``demos`` to ``directory``; refuse to replace an existing set unless ``overwrite``."""
-    directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise UsageError(f"--out-dir {directory}: already holds files; pass --force to replace them")
+    directory = check_out_dir(directory, overwrite)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.writing-"))
     try:
@@ -110,18 +116,28 @@ def _swap_in(staging: Path, directory: Path) -> None:
 
 
 def _load_array(path: Path) -> np.ndarray:
+    """Read one .npy file without ever unpickling; every failure is a one-line UsageError."""
     if not path.is_file():
         raise UsageError(f"{path}: missing")
     if path.stat().st_size == 0:
         raise UsageError(f"{path}: empty file")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error).lower() or "object" in str(error).lower():
-            raise UsageError(f"{path}: holds Python objects (needs pickle); expected a numeric array") from None
-        raise UsageError(f"{path}: not a valid .npy file ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise UsageError(f"{path}: not a valid .npy file ({error})") from None
+    with open(path, "rb") as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy format version {version}")
+            shape, _, dtype = read_header(handle)
+        except (ValueError, EOFError, OSError) as error:
+            raise UsageError(f"{path}: not a valid .npy file ({error})") from None
+        if dtype.hasobject:
+            raise UsageError(f"{path}: holds Python objects (would need pickle); expected a numeric array")
+        handle.seek(0)
+        try:
+            return np.lib.format.read_array(handle, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as error:
+            raise UsageError(f"{path}: truncated or corrupt .npy file ({shape} {dtype}: {error})") from None
 
 
 def load_demonstrations(directory: str | Path, spec: EnvSpec | None = None, flag: str = "--demo-dir") -> Demonstrations:

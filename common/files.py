@@ -9,9 +9,23 @@ from pathlib import Path
 from common.errors import UsageError
 
 
+def check_writable_dir(directory: str | Path, flag: str) -> Path:
+    """Raise UsageError naming ``flag`` unless ``directory`` is, or could be made, a writable
+    directory. Creates nothing, so a script can check all its outputs before writing any."""
+    path = Path(directory)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: cannot create directory ({existing} is not a directory)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: {existing} is not writable")
+    return path
+
+
 def ensure_writable_dir(directory: str | Path, flag: str) -> Path:
     """Create ``directory`` if needed; raise UsageError naming ``flag`` if it cannot be written."""
-    path = Path(directory)
+    path = check_writable_dir(directory, flag)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:

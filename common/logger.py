@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import tensorflow as tf
 from tqdm import tqdm
+
+from common.files import atomic_write_bytes
+
+
+@dataclasses.dataclass
+class EvalRecord:
+    """One evaluation: the mean and std of the true return over a fixed set of episodes."""
+
+    step: int          # env steps (PPO, GAIL) or epochs (BC) when it was taken
+    seconds: float     # since the first training step
+    return_mean: float
+    return_std: float
+
+
+def write_evaluations(log_dir: Path, config: object, step_unit: str, records: list[EvalRecord],
+                      train_seconds: float) -> None:
+    """evaluations.json in the log dir: every evaluation of the run, for scripts and plots."""
+    payload = {"env": getattr(config, "env"), "seed": getattr(config, "seed"), "step_unit": step_unit,
+               "train_seconds": train_seconds, "evaluations": [dataclasses.asdict(record) for record in records]}
+    atomic_write_bytes(Path(log_dir) / "evaluations.json", json.dumps(payload, indent=1).encode())
 
 
 class RunLogger:

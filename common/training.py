@@ -7,9 +7,9 @@ log, evaluate, checkpoint. GAIL differs from PPO only by the ``reward_learner`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,13 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from algo.gail import LearnedRewards
-from algo.ppo import PPOConfig, PPOTrainer, compute_gae, next_state_values
+from algo.ppo import PPOTrainer, compute_gae, next_state_values
 from common.checkpoints import CheckpointStore
-from common.config import option, save_config
+from common.config import config_to_dict, flag_name, load_config_dict, option, save_config
 from common.envs import make_vec_env
 from common.errors import UsageError
-from common.files import atomic_write_bytes, ensure_writable_dir
-from common.logger import RunLogger
+from common.files import check_writable_dir, ensure_writable_dir
+from common.logger import EvalRecord, RunLogger, write_evaluations
 from common.rollout import Rollout, RolloutCollector, run_episodes
 from network_models.policy import ActorCritic
 
@@ -36,7 +36,7 @@ class RunConfig:
     env: str = option("CartPole-v1", "gymnasium env id (discrete actions)")
     seed: int = option(0, "seed of networks, envs and sampling (runs are reproducible on CPU)", "non_negative")
     num_envs: int = option(8, "parallel training envs", "positive")
-    total_env_steps: int = option(50_000, "training budget in env steps", "positive")
+    total_env_steps: int = option(70_000, "training budget in env steps", "positive")
     eval_every: int = option(5_000, "env steps between deterministic evaluations", "positive")
     eval_episodes: int = option(10, "episodes per evaluation", "positive")
     checkpoint_every: int = option(10_000, "env steps between checkpoints (one is also saved at the end)",
@@ -50,20 +50,26 @@ class RunConfig:
 class RewardLearner(Protocol):
     """What GAIL plugs into the loop: learn from a rollout, return the rewards PPO should use."""
 
+    def set_progress(self, fraction_done: float) -> None:
+        ...
+
     def update_and_reward(self, rollout: Rollout, rng: np.random.Generator) -> LearnedRewards:
         ...
 
 
-@dataclasses.dataclass
-class EvalRecord:
-    env_steps: int
-    seconds: float
-    return_mean: float
-    return_std: float
-
-
 class StopRequested(Exception):
     """Raised inside the loop after SIGINT/SIGTERM, once a checkpoint has been saved."""
+
+
+class TrainingDiverged(Exception):
+    """A loss or a parameter became NaN or inf; the last good checkpoint is left in place."""
+
+
+def check_finite(metrics: dict[str, float], env_steps: int, save_dir: Path) -> None:
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        raise TrainingDiverged(f"training diverged: {', '.join(bad)} became NaN or inf at env step "
+                               f"{env_steps}; the last good checkpoint in {save_dir} is kept")
 
 
 class OnPolicyTraining:
@@ -72,7 +78,6 @@ class OnPolicyTraining:
     def __init__(self, config: Any, model: ActorCritic, trainer: PPOTrainer, algo_name: str,
                  reward_learner: RewardLearner | None = None, **extra_trackables: Any) -> None:
         self.config = config
-        self.ppo_config: PPOConfig = config
         self.model = model
         self.trainer = trainer
         self.algo_name = algo_name
@@ -80,8 +85,9 @@ class OnPolicyTraining:
         self.batch_size = config.rollout_steps * config.num_envs
         self.total_iterations = math.ceil(config.total_env_steps / self.batch_size)
         self.rng = np.random.default_rng(config.seed)
-        self.save_dir = ensure_writable_dir(config.save_dir, "--save-dir")
-        self.log_dir = ensure_writable_dir(config.log_dir, "--log-dir")
+        # Only checked here; _start creates them once --resume and the checkpoint agree.
+        self.save_dir = check_writable_dir(config.save_dir, "--save-dir")
+        self.log_dir = check_writable_dir(config.log_dir, "--log-dir")
         self.store = CheckpointStore(self.save_dir, policy=model, optimizer=trainer.optimizer, **extra_trackables)
         self.envs = make_vec_env(config.env, config.num_envs)
         self.eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
@@ -103,9 +109,12 @@ class OnPolicyTraining:
         try:
             for iteration in range(start_iteration, self.total_iterations):
                 self.trainer.set_progress(iteration / self.total_iterations)
+                if self.reward_learner is not None:
+                    self.reward_learner.set_progress(iteration / self.total_iterations)
                 rollout = collector.collect(self.model.actor_snapshot())
                 env_steps += self.batch_size
                 metrics = self._learn(rollout)
+                check_finite(metrics, env_steps, self.save_dir)
 
                 episode_returns, episode_lengths = collector.drain_episode_stats()
                 if episode_returns:
@@ -123,16 +132,20 @@ class OnPolicyTraining:
                                                "eval/return_std": record.return_std})
                     logger.message(f"eval at {env_steps} env steps: true return "
                                    f"{record.return_mean:.1f} ± {record.return_std:.1f}")
-                if env_steps >= next_checkpoint or iteration == self.total_iterations - 1:
+                # A stop during the last iteration just lets the run finish: nothing would be left to resume.
+                stopping = self.stop_signal is not None and iteration < self.total_iterations - 1
+                # One save per iteration: rewriting the latest checkpoint in place is the one write
+                # a crash could damage.
+                if stopping or env_steps >= next_checkpoint or iteration == self.total_iterations - 1:
                     next_checkpoint += config.checkpoint_every
-                    self.store.save(env_steps, iteration + 1, self.rng)
+                    self._save(env_steps, iteration + 1)
                 logger.advance(self.batch_size, self._status(metrics))
-                if self.stop_signal is not None:
-                    self.store.save(env_steps, iteration + 1, self.rng)
+                if stopping:
                     raise StopRequested(self._resume_hint(env_steps))
         finally:
+            self.train_seconds = time.perf_counter() - start_time
             self._restore_signals(previous_handlers)
-            self._write_eval_history()
+            write_evaluations(self.log_dir, self.config, "env_steps", self.eval_history, self.train_seconds)
             logger.close()
             self.envs.close()
             self.eval_envs.close()
@@ -173,26 +186,48 @@ class OnPolicyTraining:
         self.eval_history.append(record)
         return record
 
-    def _write_eval_history(self) -> None:
-        """evaluations.json in the log dir: every evaluation of this process, for scripts and plots."""
-        payload = {"env": self.config.env, "seed": self.config.seed,
-                   "evaluations": [dataclasses.asdict(record) for record in self.eval_history]}
-        atomic_write_bytes(self.log_dir / "evaluations.json", json.dumps(payload, indent=1).encode())
+    def _save(self, env_steps: int, iteration: int) -> None:
+        """Checkpoint, unless a parameter went NaN/inf: then stop and keep the last good one."""
+        parameters = {f"parameter {variable.name}": float(np.sum(variable.numpy()))
+                      for variable in self.store.network_variables()}
+        check_finite(parameters, env_steps, self.save_dir)
+        self.store.save(env_steps, iteration, self.rng)
 
     # --- start, resume, signals ---------------------------------------------------------------
     def _start(self) -> tuple[int, int]:
         """(iteration, env_steps) to start from: 0 for a new run, the checkpoint's on --resume."""
         has_checkpoint = self.store.manager.latest_checkpoint is not None
         if self.config.resume:
+            self._check_resume_config()
             if not self.store.restore_latest(self.rng):
                 raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
+            if int(self.store.iteration.numpy()) >= self.total_iterations:
+                raise UsageError(f"--resume: the checkpoint in {self.save_dir} is already at "
+                                 f"{int(self.store.env_steps.numpy())} env steps; pass a larger "
+                                 f"--total-env-steps (now {self.config.total_env_steps}) to train on")
         elif has_checkpoint:
             raise UsageError(f"--save-dir {self.save_dir} already holds a checkpoint; pass --resume to "
                              "continue it or choose another --save-dir")
+        ensure_writable_dir(self.save_dir, "--save-dir")
+        ensure_writable_dir(self.log_dir, "--log-dir")
         save_config(self.config, self.save_dir)
         save_config(self.config, self.log_dir)
         self._first_env_steps = int(self.store.env_steps.numpy())
         return int(self.store.iteration.numpy()), self._first_env_steps
+
+    # Flags that fix the shape of the networks or of the batch: a resume must keep them.
+    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "disc_hidden_sizes", "disc_standardize")
+
+    def _check_resume_config(self) -> None:
+        saved_path = self.save_dir / "config.json"
+        if not saved_path.is_file():
+            return  # no checkpoint either; restore_latest reports that
+        saved = load_config_dict(self.save_dir)
+        current = config_to_dict(self.config)
+        for name in self.RESUME_FIXED_FLAGS:
+            if name in current and name in saved and saved[name] != current[name]:
+                raise UsageError(f"--resume: {flag_name(name)} is {current[name]!r} but the run in "
+                                 f"{self.save_dir} used {saved[name]!r}; resume with the same value")
 
     def _catch_stop_signals(self) -> dict[int, Any]:
         def request_stop(signal_number: int, _frame: Any) -> None:
@@ -223,8 +258,11 @@ def report_training(training: OnPolicyTraining) -> list[EvalRecord]:
     except StopRequested as stop:
         print(stop)
         raise SystemExit(128 + (training.stop_signal or signal.SIGINT)) from None
+    except TrainingDiverged as diverged:
+        print(f"error: {diverged}", file=sys.stderr)
+        raise SystemExit(1) from None
     final = history[-1]
     print(f"final deterministic eval: {final.return_mean:.1f} ± {final.return_std:.1f} over "
-          f"{training.config.eval_episodes} episodes at {final.env_steps} env steps "
+          f"{training.config.eval_episodes} episodes at {final.step} env steps "
           f"({final.seconds:.1f} s); checkpoint in {training.save_dir}")
     return history

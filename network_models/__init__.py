@@ -3,4 +3,4 @@
 import os
 
 # Keep TensorFlow's C++ start-up chatter (CUDA probing, CPU features) out of users' terminals.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -7,6 +7,7 @@ judge *ending* an episode, which the expert may never do.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from network_models.heads import CategoricalHead
@@ -14,19 +15,32 @@ from network_models.mlp import TanhMLP
 
 
 class Discriminator(tf.Module):
-    """Three hidden tanh layers by default, one logit out; D is its sigmoid."""
+    """Three hidden tanh layers by default, one logit out; D is its sigmoid.
+
+    Observations are standardised with fixed statistics (those of the expert data, see
+    network_models.factory) and clipped to +-10: on CartPole the expert's pole angle spreads over
+    ~0.006 rad, far below the scale a tanh layer resolves, yet it is what tells a drifting policy
+    from the expert.
+    """
 
     def __init__(self, observation_dim: int, head: CategoricalHead, hidden_sizes: tuple[int, ...],
-                 seed: int) -> None:
+                 seed: int, observation_mean: np.ndarray | None = None,
+                 observation_std: np.ndarray | None = None) -> None:
         super().__init__(name="discriminator")
         self.head = head
         self.input_dim = observation_dim + head.num_actions + 1
+        mean = np.zeros(observation_dim) if observation_mean is None else observation_mean
+        std = np.ones(observation_dim) if observation_std is None else observation_std
+        self.observation_mean = tf.Variable(np.asarray(mean, np.float32), trainable=False, name="observation_mean")
+        self.observation_std = tf.Variable(np.asarray(std, np.float32), trainable=False, name="observation_std")
         self.net = TanhMLP(self.input_dim, hidden_sizes, 1, 1.0, seed, "discriminator")
 
     def __call__(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """Logits [B] of D for real pairs: observations [B, obs_dim] float32 and actions [B]."""
+        standardised = tf.clip_by_value((observations - self.observation_mean) / self.observation_std,
+                                        -10.0, 10.0)
         not_absorbing = tf.zeros_like(observations[:, :1])
-        inputs = tf.concat([observations, self.head.encode_actions(actions), not_absorbing], axis=-1)
+        inputs = tf.concat([standardised, self.head.encode_actions(actions), not_absorbing], axis=-1)
         return tf.squeeze(self.net(inputs), axis=-1)
 
     def absorbing_logit(self) -> tf.Tensor:

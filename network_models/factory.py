@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from common.envs import EnvSpec
 from network_models.discriminator import Discriminator
 from network_models.heads import CategoricalHead
@@ -16,5 +18,11 @@ def build_actor_critic(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int) 
     return ActorCritic(spec.observation_shape[0], make_head(spec), tuple(hidden_sizes), seed)
 
 
-def build_discriminator(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int) -> Discriminator:
-    return Discriminator(spec.observation_shape[0], make_head(spec), tuple(hidden_sizes), seed + 7)
+def build_discriminator(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int,
+                        expert_observations: np.ndarray | None = None) -> Discriminator:
+    """With ``expert_observations`` [N, obs_dim], D standardises its inputs by their mean and std."""
+    mean = std = None
+    if expert_observations is not None:
+        mean = expert_observations.mean(axis=0)
+        std = expert_observations.std(axis=0) + 1e-6  # a constant feature must not divide by zero
+    return Discriminator(spec.observation_shape[0], make_head(spec), tuple(hidden_sizes), seed + 7, mean, std)

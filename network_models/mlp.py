@@ -30,10 +30,11 @@ class TanhMLP(tf.Module):
         gains = [math.sqrt(2.0)] * len(hidden_sizes) + [output_gain]
         self.kernels = []
         self.biases = []
-        for index, (fan_in, fan_out, gain) in enumerate(zip(sizes[:-1], sizes[1:], gains)):
-            initializer = keras.initializers.Orthogonal(gain=gain, seed=seed + index)
-            self.kernels.append(tf.Variable(initializer((fan_in, fan_out)), name=f"kernel_{index}"))
-            self.biases.append(tf.Variable(tf.zeros(fan_out), name=f"bias_{index}"))
+        with self.name_scope:  # variable names like "policy/kernel_0", for error messages
+            for index, (fan_in, fan_out, gain) in enumerate(zip(sizes[:-1], sizes[1:], gains)):
+                initializer = keras.initializers.Orthogonal(gain=gain, seed=seed + index)
+                self.kernels.append(tf.Variable(initializer((fan_in, fan_out)), name=f"kernel_{index}"))
+                self.biases.append(tf.Variable(tf.zeros(fan_out), name=f"bias_{index}"))
 
     def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
         """inputs [B, input_dim] float32 -> outputs [B, output_dim] float32."""

@@ -1,0 +1,190 @@
+"""Benchmark: PPO expert and GAIL (10 and 1 demonstrations) on CartPole-v1, N seeds each.
+
+    python bench/bench.py              # 5 seeds, default budgets: the README's table
+    python bench/bench.py --quick      # 1 seed, tiny budgets: keeps this script working in CI
+
+Each training run is a fresh process with its default hyperparameters plus an evaluation
+(10 deterministic episodes) every 5,000 env steps. Recorded per run: env steps and seconds to
+the first evaluation >= 475, the final evaluation, env steps per second, start-up seconds
+(process wall time minus the training loop: interpreter, TensorFlow import, model building),
+and peak RSS. Training seconds count from the first env step and include graph compilation.
+Also measured: rollout throughput with the policy in the loop, and `make demo` wall time.
+Writes <out>/bench.json and <out>/bench.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SOLVED_RETURN = 475.0
+RL_FLAGS = ["--eval-every", "5000"]
+RL_QUICK_FLAGS = ["--total-env-steps", "2048", "--eval-every", "1024", "--eval-episodes", "2"]
+BC_FLAGS = ["--eval-every", "20"]
+BC_QUICK_FLAGS = ["--epochs", "4", "--eval-every", "2", "--eval-episodes", "2"]
+TASKS = {  # name -> (script, flags, flags added by --quick)
+    "ppo": ("run_ppo.py", RL_FLAGS, RL_QUICK_FLAGS),
+    "gail_10_demos": ("run_gail.py", RL_FLAGS + ["--num-demos", "10"], RL_QUICK_FLAGS),
+    "gail_1_demo": ("run_gail.py", RL_FLAGS + ["--num-demos", "1"], RL_QUICK_FLAGS),
+    "bc_10_demos": ("run_behavior_clone.py", BC_FLAGS + ["--num-demos", "10"], BC_QUICK_FLAGS),
+    "bc_1_demo": ("run_behavior_clone.py", BC_FLAGS + ["--num-demos", "1"], BC_QUICK_FLAGS),
+    # Not run by default: the learned-reward variants, for the README's termination-bias table.
+    "gail_no_absorbing": ("run_gail.py", RL_FLAGS + ["--no-absorbing"], RL_QUICK_FLAGS),
+    "gail_neg_log_1m_d": ("run_gail.py", RL_FLAGS + ["--reward", "neg_log_1m_d", "--no-absorbing"],
+                          RL_QUICK_FLAGS),
+}
+DEFAULT_TASKS = ("ppo", "gail_10_demos", "gail_1_demo", "bc_10_demos", "bc_1_demo")
+
+
+def run_training(script: str, flags: list[str], seed: int, workdir: Path) -> dict:
+    log_dir = workdir / "log"
+    command = [sys.executable, script, "--seed", str(seed), "--no-progress",
+               "--save-dir", str(workdir / "ckpt"), "--log-dir", str(log_dir), *flags]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(process.pid, 0)
+    wall_seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark run failed: {' '.join(command)}\n{output[-3000:]}")
+    history = json.loads((log_dir / "evaluations.json").read_text())
+    evaluations = history["evaluations"]
+    solved = next((record for record in evaluations if record["return_mean"] >= SOLVED_RETURN), None)
+    final = evaluations[-1]
+    env_steps = history["step_unit"] == "env_steps"
+    return {
+        "seed": seed,
+        "step_unit": history["step_unit"],
+        "steps_to_475": solved["step"] if solved else None,
+        "seconds_to_475": round(solved["seconds"], 2) if solved else None,
+        "final_return": final["return_mean"],
+        "final_step": final["step"],
+        "train_seconds": round(history["train_seconds"], 2),
+        "env_steps_per_second": round(final["step"] / history["train_seconds"]) if env_steps else None,
+        "startup_seconds": round(wall_seconds - history["train_seconds"], 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # Linux reports KiB
+        "evaluations": [round(record["return_mean"], 1) for record in evaluations],
+    }
+
+
+def rollout_throughput(env_steps: int) -> dict:
+    """Env steps per second of the training rollout alone (policy in the loop, default num_envs)."""
+    import numpy as np
+
+    from algo.ppo import PPOConfig
+    from common.envs import env_spec, make_vec_env
+    from common.rollout import RolloutCollector
+    from common.training import RunConfig
+    from network_models.factory import build_actor_critic
+
+    run_defaults, ppo_defaults = RunConfig(), PPOConfig()
+    envs = make_vec_env(run_defaults.env, run_defaults.num_envs)
+    model = build_actor_critic(env_spec(envs, run_defaults.env), ppo_defaults.hidden_sizes, seed=0)
+    collector = RolloutCollector(envs, ppo_defaults.rollout_steps, seed=0, rng=np.random.default_rng(0))
+    steps_per_rollout = ppo_defaults.rollout_steps * run_defaults.num_envs
+    rollouts = max(1, env_steps // steps_per_rollout)
+    started = time.perf_counter()
+    for _ in range(rollouts):
+        collector.collect(model.actor_snapshot())
+    seconds = time.perf_counter() - started
+    envs.close()
+    return {"num_envs": run_defaults.num_envs, "env_steps": rollouts * steps_per_rollout,
+            "env_steps_per_second": round(rollouts * steps_per_rollout / seconds)}
+
+
+def make_demo_seconds() -> float:
+    started = time.perf_counter()
+    subprocess.run(["make", "demo"], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+    return round(time.perf_counter() - started, 1)
+
+
+def median_or_none(values: list) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def summarise(name: str, runs: list[dict]) -> dict:
+    return {
+        "task": name,
+        "step_unit": runs[0]["step_unit"],
+        "seeds": [run["seed"] for run in runs],
+        "reached_475": sum(run["steps_to_475"] is not None for run in runs),
+        "median_steps_to_475": median_or_none([run["steps_to_475"] for run in runs]),
+        "median_seconds_to_475": median_or_none([run["seconds_to_475"] for run in runs]),
+        "final_at_least_475": sum(run["final_return"] >= SOLVED_RETURN for run in runs),
+        "final_returns": [run["final_return"] for run in runs],
+        "median_env_steps_per_second": median_or_none([run["env_steps_per_second"] for run in runs]),
+        "median_startup_seconds": median_or_none([run["startup_seconds"] for run in runs]),
+        "max_peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+    }
+
+
+def markdown(results: dict) -> str:
+    lines = [f"Machine: {results['machine']}. Command: `{results['command']}`.", "",
+             "| task | seeds | reached 475 | median steps to 475 | median s to 475 | final >= 475 "
+             "| final returns | env steps/s | start-up s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in results["summary"]:
+        seeds = len(row["seeds"])
+        lines.append(
+            f"| {row['task']} | {','.join(map(str, row['seeds']))} | {row['reached_475']}/{seeds} "
+            f"| {row['median_steps_to_475']} {row['step_unit'].replace('_', ' ')} | {row['median_seconds_to_475']} "
+            f"| {row['final_at_least_475']}/{seeds} "
+            f"| {', '.join(f'{r:.0f}' for r in row['final_returns'])} | {row['median_env_steps_per_second']} "
+            f"| {row['median_startup_seconds']} | {row['max_peak_rss_mb']} |")
+    throughput = results["rollout_throughput"]
+    lines += ["", f"Rollout throughput (policy in the loop, {throughput['num_envs']} envs): "
+                  f"{throughput['env_steps_per_second']} env steps/s over {throughput['env_steps']} steps."]
+    if results.get("make_demo_seconds") is not None:
+        lines.append(f"`make demo` (after install): {results['make_demo_seconds']} s.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per task")
+    parser.add_argument("--quick", action="store_true", help="1 seed, tiny budgets, no make demo (CI smoke)")
+    parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS),
+                        help="comma-separated, from " + ",".join(TASKS))
+    parser.add_argument("--no-demo", action="store_true", help="skip timing `make demo`")
+    parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results"), help="output directory")
+    args = parser.parse_args()
+    seeds = range(1 if args.quick else args.seeds)
+    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                          f"Python {platform.python_version()}",
+               "command": "python bench/bench.py" + (" --quick" if args.quick else f" --seeds {args.seeds}"),
+               "runs": {}, "summary": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.tasks.split(","):
+            script, flags, quick_flags = TASKS[name]
+            runs = []
+            for seed in seeds:
+                run = run_training(script, flags + (quick_flags if args.quick else []), seed,
+                                   Path(scratch) / f"{name}-{seed}")
+                print(f"{name} seed {seed}: {json.dumps(run)}", flush=True)
+                runs.append(run)
+            results["runs"][name] = runs
+            results["summary"].append(summarise(name, runs))
+    results["rollout_throughput"] = rollout_throughput(5_000 if args.quick else 200_000)
+    results["make_demo_seconds"] = None if args.quick or args.no_demo else make_demo_seconds()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=1))
+    (out / "bench.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
