@@ -131,6 +131,10 @@ def summarise(name: str, runs: list[dict]) -> dict:
     }
 
 
+def cell(value: object, unit: str = "") -> str:
+    return "-" if value is None else f"{value}{unit}"
+
+
 def markdown(results: dict) -> str:
     lines = [f"Machine: {results['machine']}. Command: `{results['command']}`.", "",
              "| task | seeds | reached 475 | median steps to 475 | median s to 475 | final >= 475 "
@@ -140,9 +144,9 @@ def markdown(results: dict) -> str:
         seeds = len(row["seeds"])
         lines.append(
             f"| {row['task']} | {','.join(map(str, row['seeds']))} | {row['reached_475']}/{seeds} "
-            f"| {row['median_steps_to_475']} {row['step_unit'].replace('_', ' ')} | {row['median_seconds_to_475']} "
-            f"| {row['final_at_least_475']}/{seeds} "
-            f"| {', '.join(f'{r:.0f}' for r in row['final_returns'])} | {row['median_env_steps_per_second']} "
+            f"| {cell(row['median_steps_to_475'], ' ' + row['step_unit'].replace('_', ' '))} "
+            f"| {cell(row['median_seconds_to_475'])} | {row['final_at_least_475']}/{seeds} "
+            f"| {', '.join(f'{r:.0f}' for r in row['final_returns'])} | {cell(row['median_env_steps_per_second'])} "
             f"| {row['median_startup_seconds']} | {row['max_peak_rss_mb']} |")
     throughput = results["rollout_throughput"]
     lines += ["", f"Rollout throughput (policy in the loop, {throughput['num_envs']} envs): "
@@ -164,7 +168,7 @@ def main() -> None:
     seeds = range(1 if args.quick else args.seeds)
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                           f"Python {platform.python_version()}",
-               "command": "python bench/bench.py" + (" --quick" if args.quick else f" --seeds {args.seeds}"),
+               "command": " ".join(["python bench/bench.py", *sys.argv[1:]]),
                "runs": {}, "summary": []}
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.tasks.split(","):

@@ -37,7 +37,7 @@ class RunConfig:
     seed: int = option(0, "seed of networks, envs and sampling (runs are reproducible on CPU)", "non_negative")
     num_envs: int = option(8, "parallel training envs", "positive")
     total_env_steps: int = option(70_000, "training budget in env steps", "positive")
-    eval_every: int = option(5_000, "env steps between deterministic evaluations", "positive")
+    eval_every: int = option(10_000, "env steps between deterministic evaluations", "positive")
     eval_episodes: int = option(10, "episodes per evaluation", "positive")
     checkpoint_every: int = option(10_000, "env steps between checkpoints (one is also saved at the end)",
                                    "positive")

@@ -87,3 +87,17 @@ def test_scripts_show_every_hyperparameter_in_help():
                  "--reward", "--absorbing", "--num-envs", "--seed", "--demo-dir"):
         assert flag in result.stdout
     assert "(default: 0.99)" in result.stdout
+
+
+@pytest.mark.filterwarnings("ignore:.*CartPole-v0 is out of date:DeprecationWarning")
+def test_cartpole_v0_trains_and_its_demonstrations_are_tagged_with_it(tmp_path):
+    """Any gymnasium id with discrete actions works through --env; demos remember their env."""
+    from common.demonstrations import load_demonstrations
+
+    run_ppo.main(TINY_PPO_FLAGS + ["--env", "CartPole-v0", "--save-dir", str(tmp_path / "ppo"),
+                                   "--log-dir", str(tmp_path / "log")])
+    sample_trajectory.main(["--env", "CartPole-v0", "--model-dir", str(tmp_path / "ppo"),
+                            "--out-dir", str(tmp_path / "demos"), "--episodes", "2"])
+    demos = load_demonstrations(tmp_path / "demos")
+    assert demos.env_id == "CartPole-v0"
+    assert demos.episode_lengths.max() <= 200  # CartPole-v0's time limit
