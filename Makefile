@@ -4,7 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR := runs/demo
-export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: setup demo test bench bench-quick expert clean
 

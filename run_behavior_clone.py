@@ -18,7 +18,7 @@ from common.envs import make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
 from common.files import check_writable_dir, ensure_writable_dir
 from common.logger import EvalRecord, RunLogger, write_evaluations
-from common.rollout import run_episodes
+from common.rollout import EVAL_SEED_OFFSET, run_episodes
 from common.seeding import seed_everything
 from network_models.factory import build_actor_critic
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics = trainer.train_epoch(demos.observations, demos.actions, rng)
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             episodes = run_episodes(eval_envs, model.actor_snapshot(), config.eval_episodes,
-                                    seed=config.seed + 1_000_000)
+                                    seed=config.seed + EVAL_SEED_OFFSET)
             evaluations.append(EvalRecord(epoch, time.perf_counter() - start_time,
                                           float(episodes.returns.mean()), float(episodes.returns.std())))
             metrics["eval/return_mean"] = evaluations[-1].return_mean

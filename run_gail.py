@@ -10,18 +10,18 @@ from __future__ import annotations
 import dataclasses
 
 from algo.gail import DiscriminatorConfig, DiscriminatorTrainer
-from algo.ppo import PPOConfig, PPOTrainer
+from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining, report_training
+from algo.ppo import PPOTrainer
 from common.config import option, parse_config
 from common.demonstrations import load_demonstrations
 from common.envs import probe_env_spec
-from common.errors import cli_main
+from common.errors import UsageError, cli_main
 from common.seeding import seed_everything
-from common.training import OnPolicyTraining, RunConfig, report_training
 from network_models.factory import build_actor_critic, build_discriminator
 
 
 @dataclasses.dataclass
-class GailRunConfig(RunConfig, PPOConfig, DiscriminatorConfig):
+class GailRunConfig(OnPolicyRunConfig, DiscriminatorConfig):
     total_env_steps: int = option(100_000, "training budget in env steps", "positive")
     save_dir: str = option("trained_models/gail/{env}", "checkpoint directory ({env}, {seed} are filled in)")
     log_dir: str = option("log/train/gail/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
@@ -29,7 +29,10 @@ class GailRunConfig(RunConfig, PPOConfig, DiscriminatorConfig):
     num_demos: int = option(10, "use the first N demonstration episodes (0 = all)", "non_negative")
 
     def validate(self) -> None:
-        self.validate_batch(self.num_envs)
+        super().validate()
+        if self.absorbing and self.gamma >= 1.0:
+            raise UsageError("--gamma 1 leaves the absorbing state's value r_abs / (1 - gamma) undefined; "
+                             "use --gamma < 1 or --no-absorbing")
 
 
 @cli_main

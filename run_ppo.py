@@ -6,26 +6,18 @@ Checkpoints go to --save-dir, TensorBoard scalars to --log-dir.
 
 from __future__ import annotations
 
-import dataclasses
-
-from algo.ppo import PPOConfig, PPOTrainer
+from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining, report_training
+from algo.ppo import PPOTrainer
 from common.config import parse_config
 from common.envs import probe_env_spec
 from common.errors import cli_main
 from common.seeding import seed_everything
-from common.training import OnPolicyTraining, RunConfig, report_training
 from network_models.factory import build_actor_critic
-
-
-@dataclasses.dataclass
-class PPORunConfig(RunConfig, PPOConfig):
-    def validate(self) -> None:
-        self.validate_batch(self.num_envs)
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    config = parse_config(PPORunConfig, __doc__, argv)
+    config = parse_config(OnPolicyRunConfig, __doc__, argv)
     seed_everything(config.seed)
     model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")

@@ -1,8 +1,9 @@
 """Run a trained policy and save its episodes as expert demonstrations (.npy files).
 
 Example: python sample_trajectory.py --model-dir trained_models/ppo/CartPole-v1 --episodes 10
-Writes observations.npy, actions.npy, episode_lengths.npy, episode_returns.npy and
-metadata.json to --out-dir; an existing set is only replaced with --force.
+Writes observations.npy, actions.npy, episode_lengths.npy, episode_returns.npy,
+episode_terminated.npy and metadata.json to --out-dir; an existing set is only replaced
+with --force.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from common.checkpoints import load_actor_critic
-from common.config import option, parse_config, save_config
+from common.config import format_path, option, parse_config, save_config
 from common.envs import make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
 from common.files import check_writable_dir, ensure_writable_dir
@@ -48,7 +48,7 @@ def evaluate_policy(config: TestConfig, algo: str) -> Episodes:
     if algo == "random":
         actor = RandomActor(probe_env_spec(config.env).num_actions, config.seed)
     else:
-        model_dir = config.model_dir.format(algo=algo)
+        model_dir = format_path(config.model_dir, "--model-dir", algo=algo)
         model, _ = load_actor_critic(model_dir, config.env)
         actor = model.actor_snapshot()
     rng = np.random.default_rng(config.seed) if config.stochastic else None
@@ -64,12 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_config(TestConfig, __doc__, argv)
     mode = "stochastic" if config.stochastic else "deterministic"
     for algo in config.algo_list:
-        check_writable_dir(config.log_dir.format(algo=algo), "--log-dir")
+        check_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
     # Every policy is loaded and run before any log is written, so a bad one leaves no partial logs.
     results = {algo: evaluate_policy(config, algo) for algo in config.algo_list}
     rows = []
     for algo, episodes in results.items():
-        log_dir = ensure_writable_dir(config.log_dir.format(algo=algo), "--log-dir")
+        log_dir = ensure_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
         save_config(config, log_dir)
         logger = RunLogger(log_dir, config.episodes, "test", show_progress=False)
         for index, (episode_return, length) in enumerate(zip(episodes.returns, episodes.lengths)):

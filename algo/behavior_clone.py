@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from algo.batching import named_metrics, shuffled_minibatch_indices
 from common.config import option
 from network_models.policy import ActorCritic
 
@@ -41,12 +42,9 @@ class BehaviorCloneTrainer:
     def train_epoch(self, expert_obs: np.ndarray, expert_actions: np.ndarray,
                     rng: np.random.Generator) -> dict[str, float]:
         """One shuffled pass over the demonstrations in a single compiled call."""
-        num_pairs = expert_obs.shape[0]
-        minibatch_size = min(self.config.minibatch_size, num_pairs)
-        used = (num_pairs // minibatch_size) * minibatch_size
-        indices = rng.permutation(num_pairs)[:used].reshape(-1, minibatch_size).astype(np.int32)
+        indices = shuffled_minibatch_indices(rng, expert_obs.shape[0], self.config.minibatch_size, num_epochs=1)
         metrics = self._train_epoch(tf.constant(expert_obs), tf.constant(expert_actions), tf.constant(indices))
-        return {name: float(value) for name, value in zip(self.METRICS, metrics)}
+        return named_metrics(self.METRICS, metrics)
 
     @tf.function
     def _train_epoch(self, expert_obs, expert_actions, minibatch_indices):

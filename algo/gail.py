@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from algo.batching import named_metrics, shuffled_minibatch_indices
 from common.config import option
 from common.rollout import Rollout
 from network_models.discriminator import Discriminator
@@ -109,8 +110,9 @@ class DiscriminatorTrainer:
         self.gamma = gamma
         self.expert_obs = tf.constant(expert_obs, tf.float32)
         self.expert_actions = tf.constant(expert_actions)
-        num_expert_pairs = expert_obs.shape[0]
-        self.expert_absorbing_fraction = expert_terminations / (num_expert_pairs + expert_terminations)
+        # Without absorbing states both sides simply have none (fraction 0 on either side).
+        expert_terminations = expert_terminations if config.absorbing else 0
+        self.expert_absorbing_fraction = expert_terminations / (expert_obs.shape[0] + expert_terminations)
         self.optimizer = keras.optimizers.Adam(learning_rate=config.disc_learning_rate)
         self.optimizer.build(discriminator.trainable_variables)
 
@@ -122,7 +124,7 @@ class DiscriminatorTrainer:
         """The GAIL step of the training loop: update D on the rollout, then reward it."""
         policy_obs = rollout.flat(rollout.observations)
         policy_actions = rollout.flat(rollout.actions)
-        num_terminations = int(rollout.terminated.sum())
+        num_terminations = int(rollout.terminated.sum()) if self.config.absorbing else 0
         policy_absorbing_fraction = num_terminations / (policy_obs.shape[0] + num_terminations)
         metrics = self.update(policy_obs, policy_actions, policy_absorbing_fraction, rng)
         rewards, absorbing_reward = self.reward(policy_obs, policy_actions)
@@ -135,21 +137,16 @@ class DiscriminatorTrainer:
 
     def update(self, policy_obs: np.ndarray, policy_actions: np.ndarray, policy_absorbing_fraction: float,
                rng: np.random.Generator) -> dict[str, float]:
-        """Minibatch Adam steps on the policy pairs, each against as many random expert pairs."""
-        batch_size = policy_obs.shape[0]
-        minibatch_size = min(self.config.disc_minibatch_size, batch_size)
-        used = (batch_size // minibatch_size) * minibatch_size
-        policy_indices = np.stack([rng.permutation(batch_size)[:used] for _ in range(self.config.disc_epochs)])
-        policy_indices = policy_indices.reshape(-1, minibatch_size).astype(np.int32)
+        """Minibatch Adam steps on the policy pairs, each against as many random expert pairs;
+        ``policy_absorbing_fraction`` is the share of absorbing pairs on the policy side."""
+        policy_indices = shuffled_minibatch_indices(rng, policy_obs.shape[0], self.config.disc_minibatch_size,
+                                                    self.config.disc_epochs)
         expert_indices = rng.integers(0, self.expert_obs.shape[0], size=policy_indices.shape).astype(np.int32)
-        if not self.config.absorbing:
-            policy_absorbing_fraction = 0.0
         metrics = self._update(tf.constant(policy_obs), tf.constant(policy_actions),
                                tf.constant(policy_indices), tf.constant(expert_indices),
-                               tf.constant(self.expert_absorbing_fraction if self.config.absorbing else 0.0,
-                                           tf.float32),
+                               tf.constant(self.expert_absorbing_fraction, tf.float32),
                                tf.constant(policy_absorbing_fraction, tf.float32))
-        return {name: float(value) for name, value in zip(self.METRICS, metrics)}
+        return named_metrics(self.METRICS, metrics)
 
     @tf.function
     def _update(self, policy_obs, policy_actions, policy_indices, expert_indices,

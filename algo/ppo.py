@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from algo.batching import named_metrics, shuffled_minibatch_indices
 from common.config import option
 from common.errors import UsageError
 from network_models.policy import ActorCritic
@@ -115,7 +116,7 @@ class PPOTrainer:
             self.optimizer.learning_rate.assign(self.config.learning_rate * (1.0 - fraction_done))
 
     @tf.function
-    def evaluate(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def logp_and_values(self, observations: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """log pi(a|s) [B] and V(s) [B] for a flat batch (the 'old' policy before an update)."""
         params, values = self.model(observations)
         return self.model.head.log_prob(params, actions), values
@@ -127,15 +128,12 @@ class PPOTrainer:
     def update(self, observations: np.ndarray, actions: np.ndarray, policy_logp_old: np.ndarray,
                advantages: np.ndarray, returns: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         """One PPO update on a flat batch [B, ...]; returns metrics averaged over minibatches."""
-        batch_size = observations.shape[0]
-        num_minibatches = batch_size // self.config.minibatch_size
-        used = num_minibatches * self.config.minibatch_size
         # Shuffles come from the run's numpy generator so a seed fixes them.
-        minibatch_indices = np.stack([rng.permutation(batch_size)[:used] for _ in range(self.config.num_epochs)])
-        minibatch_indices = minibatch_indices.reshape(-1, self.config.minibatch_size).astype(np.int32)
+        minibatch_indices = shuffled_minibatch_indices(rng, observations.shape[0], self.config.minibatch_size,
+                                                       self.config.num_epochs)
         metrics = self._update(tf.constant(observations), tf.constant(actions), tf.constant(policy_logp_old),
                                tf.constant(advantages), tf.constant(returns), tf.constant(minibatch_indices))
-        return {name: float(value) for name, value in zip(self.METRICS, metrics)}
+        return named_metrics(self.METRICS, metrics)
 
     @tf.function
     def _update(self, observations, actions, policy_logp_old, advantages, returns, minibatch_indices):

@@ -27,7 +27,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SOLVED_RETURN = 475.0
 RL_FLAGS = ["--eval-every", "5000"]
@@ -86,7 +85,7 @@ def rollout_throughput(env_steps: int) -> dict:
     from algo.ppo import PPOConfig
     from common.envs import env_spec, make_vec_env
     from common.rollout import RolloutCollector
-    from common.training import RunConfig
+    from algo.on_policy import RunConfig
     from network_models.factory import build_actor_critic
 
     run_defaults, ppo_defaults = RunConfig(), PPOConfig()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from common.errors import USAGE_EXIT_STATUS, UsageError
+from common.files import atomic_write_bytes
 
 ConfigT = TypeVar("ConfigT")
 
@@ -105,12 +106,21 @@ class _KeepUnknown(dict):
         return "{" + key + "}"
 
 
+def format_path(template: str, flag: str, **values: Any) -> str:
+    """Fill the named {placeholders} of a path flag, leaving any others for a later fill."""
+    try:
+        return template.format_map(_KeepUnknown(values))
+    except (ValueError, IndexError) as error:
+        raise UsageError(f"{flag} {template}: bad placeholder ({error}); use names like {{env}}, "
+                         "or double a literal brace") from None
+
+
 def fill_placeholders(config: Any) -> None:
     """Fill {env} and {seed} in every *_dir field from the config's own values; leave others."""
-    values = _KeepUnknown({name: getattr(config, name) for name in ("env", "seed") if hasattr(config, name)})
+    values = {name: getattr(config, name) for name in ("env", "seed") if hasattr(config, name)}
     for field in dataclasses.fields(config):
         if field.name.endswith("_dir"):
-            setattr(config, field.name, getattr(config, field.name).format_map(values))
+            setattr(config, field.name, format_path(getattr(config, field.name), flag_name(field.name), **values))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -120,8 +130,6 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 def save_config(config: Any, directory: str | Path) -> Path:
     """Write the resolved config as ``config.json`` in ``directory`` (atomically)."""
-    from common.files import atomic_write_bytes
-
     path = Path(directory) / "config.json"
     atomic_write_bytes(path, json.dumps(config_to_dict(config), indent=2, sort_keys=True).encode())
     return path

@@ -26,7 +26,7 @@ import numpy as np
 
 from common.envs import EnvSpec
 from common.errors import UsageError
-from common.files import check_writable_dir, current_umask
+from common.files import UMASK, check_writable_dir
 from common.rollout import Episodes
 
 ARRAY_FILES = ("observations", "actions", "episode_lengths", "episode_returns", "episode_terminated")
@@ -75,8 +75,17 @@ def check_out_dir(directory: str | Path, overwrite: bool = False, flag: str = "-
     """Raise UsageError unless a set can be written to ``directory``: it must be creatable and
     writable, and hold no files unless ``overwrite``. Creates nothing."""
     directory = check_writable_dir(directory, flag)
-    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return directory
+    if not overwrite:
         raise UsageError(f"{flag} {directory}: already holds files; pass --force to replace them")
+    # --force replaces the whole directory, so it must be a demonstration set and nothing else.
+    known = {METADATA_FILE} | {f"{name}.npy" for name in ARRAY_FILES}
+    others = sorted(path.name for path in directory.iterdir() if path.name not in known)
+    if not (directory / METADATA_FILE).is_file() or others:
+        found = f"it also holds {', '.join(others[:3])}" if others else f"it has no {METADATA_FILE}"
+        raise UsageError(f"{flag} {directory}: not a demonstration set ({found}); --force only replaces "
+                         "a directory written by sample_trajectory.py")
     return directory
 
 
@@ -86,7 +95,7 @@ def save_demonstrations(demos: Demonstrations, directory: str | Path, overwrite:
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.writing-"))
     try:
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it owner-only
+        os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes it owner-only
         for name in ARRAY_FILES:
             array = getattr(demos, name)
             with open(staging / f"{name}.npy", "wb") as handle:
@@ -96,7 +105,10 @@ def save_demonstrations(demos: Demonstrations, directory: str | Path, overwrite:
         metadata = {**demos.metadata, "env_id": demos.env_id, "format_version": FORMAT_VERSION,
                     "num_episodes": demos.num_episodes, "num_pairs": int(demos.actions.shape[0]),
                     "observation_shape": list(demos.observations.shape[1:])}
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True))
+        with open(staging / METADATA_FILE, "w") as handle:
+            handle.write(json.dumps(metadata, indent=2, sort_keys=True))
+            handle.flush()
+            os.fsync(handle.fileno())
         _swap_in(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -35,10 +35,14 @@ def ensure_writable_dir(directory: str | Path, flag: str) -> Path:
     return path
 
 
-def current_umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with threads.
+UMASK = _read_umask()
 
 
 def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
@@ -48,7 +52,7 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
     descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp creates owner-only files; give the result the usual permissions instead.
-        os.chmod(temp_name, 0o666 & ~current_umask())
+        os.chmod(temp_name, 0o666 & ~UMASK)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()

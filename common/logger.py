@@ -22,6 +22,17 @@ class EvalRecord:
     return_std: float
 
 
+def read_evaluations(log_dir: Path, up_to_step: int) -> tuple[list[EvalRecord], float]:
+    """The evaluations an earlier process wrote to ``log_dir`` (for --resume), up to ``up_to_step``,
+    and its training seconds; nothing if there is no readable file."""
+    try:
+        payload = json.loads((Path(log_dir) / "evaluations.json").read_text())
+        records = [EvalRecord(**record) for record in payload["evaluations"]]
+        return [record for record in records if record.step <= up_to_step], float(payload["train_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], 0.0
+
+
 def write_evaluations(log_dir: Path, config: object, step_unit: str, records: list[EvalRecord],
                       train_seconds: float) -> None:
     """evaluations.json in the log dir: every evaluation of the run, for scripts and plots."""

@@ -9,6 +9,10 @@ import numpy as np
 
 from network_models.policy import NumpyActor
 
+# Evaluation episodes start from seeds far from the training envs' (seed, seed + 1, ...), so
+# a policy is never scored on the very initial states it trained from.
+EVAL_SEED_OFFSET = 1_000_000
+
 
 @dataclasses.dataclass
 class Rollout:
@@ -43,10 +47,9 @@ class RolloutCollector:
         self.rng = rng
         num_envs = envs.num_envs
         obs_shape = envs.single_observation_space.shape
-        action_dtype = np.int64 if isinstance(envs.single_action_space, gym.spaces.Discrete) else np.float32
         self.rollout = Rollout(
             observations=np.zeros((rollout_steps, num_envs) + obs_shape, np.float32),
-            actions=np.zeros((rollout_steps, num_envs), action_dtype),
+            actions=np.zeros((rollout_steps, num_envs), np.int64),  # discrete actions for now
             env_rewards=np.zeros((rollout_steps, num_envs), np.float32),
             terminated=np.zeros((rollout_steps, num_envs), bool),
             truncated=np.zeros((rollout_steps, num_envs), bool),

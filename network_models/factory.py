@@ -25,4 +25,5 @@ def build_discriminator(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int,
     if expert_observations is not None:
         mean = expert_observations.mean(axis=0)
         std = expert_observations.std(axis=0) + 1e-6  # a constant feature must not divide by zero
+    # seed + 7: initialise D differently from the policy built from the same --seed.
     return Discriminator(spec.observation_shape[0], make_head(spec), tuple(hidden_sizes), seed + 7, mean, std)

@@ -1,7 +1,8 @@
 """Action heads: turn the policy network's output into a distribution over actions.
 
-A head owns everything that depends on the action space, so a continuous (Gaussian) head can
-replace ``CategoricalHead`` without touching PPO, GAIL or the rollout code.
+The PPO and BC losses only talk to a head (log_prob, entropy, sample, mode), so a continuous
+(Gaussian) head can stand beside ``CategoricalHead``; what still assumes discrete actions is
+the [T, N] int64 action buffer of the rollout, the demonstration checks and BC's accuracy metric.
 TensorFlow methods are used in training; numpy methods are used when acting.
 """
 

@@ -18,6 +18,7 @@ class ActorCritic(tf.Module):
         self.head = head
         # Small output gain keeps the initial policy near uniform (CleanRL's choice).
         self.policy_net = TanhMLP(observation_dim, hidden_sizes, head.param_size, 0.01, seed, "policy")
+        # Its own seed range, so the value net never starts as a copy of the policy net's layers.
         self.value_net = TanhMLP(observation_dim, hidden_sizes, 1, 1.0, seed + 1000, "value")
 
     def __call__(self, observations: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+# Test modules import tensorflow directly, before any of our packages could set this.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))

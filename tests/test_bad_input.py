@@ -455,6 +455,9 @@ FLAG_CASES: dict[str, tuple[str, list[str], str]] = {
     "gail-disc-learning-rate-zero": ("gail", ["--disc-learning-rate", "0"], "--disc-learning-rate"),
     "gail-disc-hidden-sizes-zero": ("gail", ["--disc-hidden-sizes", "64,0"], "--disc-hidden-sizes"),
     "gail-reward-unknown": ("gail", ["--reward", "d"], "--reward"),
+    "gail-gamma-one-with-absorbing-states": ("gail", ["--gamma", "1"], "--gamma"),
+    "save-dir-stray-brace": ("ppo", ["--save-dir", "runs/{envv"], "--save-dir"),
+    "test-policy-model-dir-unknown-placeholder-index": ("test-policy", ["--model-dir", "m/{0}"], "--model-dir"),
     "gail-num-demos-negative": ("gail", ["--num-demos", "-1"], "--num-demos"),
     "gail-minibatch-larger-than-batch": ("gail", ["--minibatch-size", "65"], "--minibatch-size"),
     "bc-epochs-zero": ("bc", ["--epochs", "0"], "--epochs"),
@@ -503,6 +506,17 @@ def out_dir_holding(name: str) -> Callable[[Path], Case]:
     return setup
 
 
+def force_on_other_directory(with_demonstrations: bool) -> Callable[[Path], Case]:
+    """--force replaces a whole directory, so it must refuse one that is not only a demonstration set."""
+    def setup(tmp_path: Path) -> Case:
+        out_dir = copy_demos(tmp_path) if with_demonstrations else tmp_path / "project"
+        out_dir.mkdir(exist_ok=True)
+        (out_dir / "precious.txt").write_text("not a demonstration\n")
+        argv = policy_argv("sample", tmp_path, SHIPPED_EXPERT) + ["--out-dir", str(out_dir), "--force"]
+        return Case("sample", argv, (f"--out-dir {out_dir}", "precious.txt"))
+    return setup
+
+
 OUTPUT_CASES: dict[str, Callable[[Path], Case]] = {
     "ppo-save-dir-below-a-file": output_under_a_file("ppo", "--save-dir"),
     "ppo-save-dir-is-a-file": output_under_a_file("ppo", "--save-dir", below=""),
@@ -516,6 +530,8 @@ OUTPUT_CASES: dict[str, Callable[[Path], Case]] = {
     "sample-out-dir-is-a-file": output_under_a_file("sample", "--out-dir", below=""),
     "sample-out-dir-holds-demonstrations-no-force": out_dir_holding("demonstrations"),
     "sample-out-dir-holds-other-file-no-force": out_dir_holding("notes.txt"),
+    "sample-force-on-a-directory-that-is-not-a-set": force_on_other_directory(with_demonstrations=False),
+    "sample-force-on-a-set-with-extra-files": force_on_other_directory(with_demonstrations=True),
 }
 
 

@@ -325,3 +325,17 @@ def test_divergence_stops_with_the_term_and_step_and_keeps_the_last_good_checkpo
     weights = saved_policy_weights(save_dir)
     assert all(np.isfinite(w).all() for w in weights)
     assert all_equal(weights, saves[0]["networks"][:len(weights)])
+
+
+def test_resume_keeps_the_earlier_evaluations(tmp_path):
+    """evaluations.json after a resume holds the whole run's evaluations, not just the last part."""
+    import json
+
+    import run_ppo
+    from conftest import TINY_PPO_FLAGS
+
+    dirs = ["--save-dir", str(tmp_path / "save"), "--log-dir", str(tmp_path / "log")]
+    run_ppo.main(TINY_PPO_FLAGS + dirs)  # evaluations at 128 and 256 env steps
+    run_ppo.main(TINY_PPO_FLAGS + dirs + ["--resume", "--total-env-steps", "384"])
+    history = json.loads((tmp_path / "log" / "evaluations.json").read_text())
+    assert [record["step"] for record in history["evaluations"]] == [128, 256, 384]

@@ -18,14 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 from algo.gail import LearnedRewards
-from algo.ppo import PPOTrainer, compute_gae, next_state_values
+from algo.ppo import PPOConfig, PPOTrainer, compute_gae, next_state_values
 from common.checkpoints import CheckpointStore
 from common.config import config_to_dict, flag_name, load_config_dict, option, save_config
 from common.envs import make_vec_env
 from common.errors import UsageError
 from common.files import check_writable_dir, ensure_writable_dir
-from common.logger import EvalRecord, RunLogger, write_evaluations
-from common.rollout import Rollout, RolloutCollector, run_episodes
+from common.logger import EvalRecord, RunLogger, read_evaluations, write_evaluations
+from common.rollout import EVAL_SEED_OFFSET, Rollout, RolloutCollector, run_episodes
 from network_models.policy import ActorCritic
 
 
@@ -45,6 +45,14 @@ class RunConfig:
     log_dir: str = option("log/train/ppo/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
     resume: bool = option(False, "continue from the latest checkpoint in --save-dir")
     progress: bool = option(True, "show a progress bar")
+
+
+@dataclasses.dataclass
+class OnPolicyRunConfig(RunConfig, PPOConfig):
+    """The flags of run_ppo.py; run_gail.py adds the discriminator's."""
+
+    def validate(self) -> None:
+        self.validate_batch(self.num_envs)
 
 
 class RewardLearner(Protocol):
@@ -93,6 +101,9 @@ class OnPolicyTraining:
         self.eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
         self.eval_history: list[EvalRecord] = []
         self.stop_signal: int | None = None
+        self.first_env_steps = 0   # where this process started (differs from 0 on --resume)
+        self.train_seconds = 0.0   # this process's time in the loop, from the first env step
+        self.earlier_train_seconds = 0.0  # the time of the processes before a --resume
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self) -> list[EvalRecord]:
@@ -121,7 +132,7 @@ class OnPolicyTraining:
                     metrics["charts/episode_return"] = float(np.mean(episode_returns))
                     metrics["charts/episode_length"] = float(np.mean(episode_lengths))
                 metrics["charts/learning_rate"] = float(self.trainer.optimizer.learning_rate.numpy())
-                metrics["charts/steps_per_second"] = (env_steps - self._first_env_steps) / (
+                metrics["charts/steps_per_second"] = (env_steps - self.first_env_steps) / (
                     time.perf_counter() - start_time)
                 logger.scalars(env_steps, metrics)
 
@@ -145,7 +156,8 @@ class OnPolicyTraining:
         finally:
             self.train_seconds = time.perf_counter() - start_time
             self._restore_signals(previous_handlers)
-            write_evaluations(self.log_dir, self.config, "env_steps", self.eval_history, self.train_seconds)
+            write_evaluations(self.log_dir, self.config, "env_steps", self.eval_history,
+                              self.earlier_train_seconds + self.train_seconds)
             logger.close()
             self.envs.close()
             self.eval_envs.close()
@@ -157,7 +169,7 @@ class OnPolicyTraining:
         num_steps, num_envs = rollout.env_rewards.shape
         observations = rollout.flat(rollout.observations)
         actions = rollout.flat(rollout.actions)
-        policy_logp_old, values = self.trainer.evaluate(tf.constant(observations), tf.constant(actions))
+        policy_logp_old, values = self.trainer.logp_and_values(tf.constant(observations), tf.constant(actions))
         # One call for both bootstrap sources: real final observations and the post-rollout ones.
         bootstrap_obs = np.concatenate([rollout.flat(rollout.final_observations), rollout.last_observations])
         bootstrap_values = self.trainer.values(tf.constant(bootstrap_obs)).numpy()
@@ -181,7 +193,7 @@ class OnPolicyTraining:
 
     def evaluate(self, env_steps: int, seconds: float) -> EvalRecord:
         episodes = run_episodes(self.eval_envs, self.model.actor_snapshot(), self.config.eval_episodes,
-                                seed=self.config.seed + 1_000_000)
+                                seed=self.config.seed + EVAL_SEED_OFFSET)
         record = EvalRecord(env_steps, seconds, float(episodes.returns.mean()), float(episodes.returns.std()))
         self.eval_history.append(record)
         return record
@@ -201,6 +213,9 @@ class OnPolicyTraining:
             self._check_resume_config()
             if not self.store.restore_latest(self.rng):
                 raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
+            restored_steps = int(self.store.env_steps.numpy())
+            # evaluations.json keeps the whole run's history across resumes.
+            self.eval_history, self.earlier_train_seconds = read_evaluations(self.log_dir, restored_steps)
             if int(self.store.iteration.numpy()) >= self.total_iterations:
                 raise UsageError(f"--resume: the checkpoint in {self.save_dir} is already at "
                                  f"{int(self.store.env_steps.numpy())} env steps; pass a larger "
@@ -212,11 +227,13 @@ class OnPolicyTraining:
         ensure_writable_dir(self.log_dir, "--log-dir")
         save_config(self.config, self.save_dir)
         save_config(self.config, self.log_dir)
-        self._first_env_steps = int(self.store.env_steps.numpy())
-        return int(self.store.iteration.numpy()), self._first_env_steps
+        self.first_env_steps = int(self.store.env_steps.numpy())
+        return int(self.store.iteration.numpy()), self.first_env_steps
 
     # Flags that fix the shape of the networks or of the batch: a resume must keep them.
-    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "disc_hidden_sizes", "disc_standardize")
+    # So do the flags that define GAIL's learned reward.
+    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "disc_hidden_sizes",
+                          "disc_standardize", "reward", "absorbing", "num_demos")
 
     def _check_resume_config(self) -> None:
         saved_path = self.save_dir / "config.json"
