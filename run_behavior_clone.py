@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
             metrics["eval/return_mean"] = evaluations[-1].return_mean
             metrics["eval/return_std"] = evaluations[-1].return_std
         logger.scalars(epoch, metrics)
-        logger.advance(1, {"loss": metrics["bc/loss"], "accuracy": metrics["bc/accuracy"]})
+        logger.advance(1, {"loss": metrics["bc/loss"], "action_error": metrics["bc/action_error"]})
     store.save(env_steps=0, iteration=config.epochs, rng=rng)
     write_evaluations(log_dir, config, "epochs", evaluations, time.perf_counter() - start_time)
     logger.close()

@@ -46,7 +46,7 @@ class TestConfig:
 def evaluate_policy(config: TestConfig, algo: str) -> Episodes:
     """Run ``config.episodes`` episodes of one saved policy (or of uniform random actions)."""
     if algo == "random":
-        actor = RandomActor(probe_env_spec(config.env).num_actions, config.seed)
+        actor = RandomActor(probe_env_spec(config.env).action_space, config.seed)
     else:
         model_dir = format_path(config.model_dir, "--model-dir", algo=algo)
         model, _ = load_actor_critic(model_dir, config.env)

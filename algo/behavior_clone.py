@@ -31,13 +31,13 @@ def behavior_clone_loss(logp_expert_actions: tf.Tensor, entropy: tf.Tensor, entr
 class BehaviorCloneTrainer:
     """Trains only the policy half of an ActorCritic, so test_policy loads every algorithm alike."""
 
-    METRICS = ("bc/loss", "bc/accuracy", "bc/entropy")
+    METRICS = ("bc/loss", "bc/action_error", "bc/entropy")
 
     def __init__(self, model: ActorCritic, config: BehaviorCloneConfig) -> None:
         self.model = model
         self.config = config
         self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
-        self.optimizer.build(model.policy_net.trainable_variables)
+        self.optimizer.build(model.policy_variables)
 
     def train_epoch(self, expert_obs: np.ndarray, expert_actions: np.ndarray,
                     rng: np.random.Generator) -> dict[str, float]:
@@ -49,7 +49,7 @@ class BehaviorCloneTrainer:
     @tf.function
     def _train_epoch(self, expert_obs, expert_actions, minibatch_indices):
         totals = tf.zeros(len(self.METRICS))
-        variables = self.model.policy_net.trainable_variables
+        variables = self.model.policy_variables
         for indices in minibatch_indices:
             actions = tf.gather(expert_actions, indices)
             with tf.GradientTape() as tape:
@@ -58,7 +58,6 @@ class BehaviorCloneTrainer:
                 loss = behavior_clone_loss(self.model.head.log_prob(params, actions), entropy,
                                            self.config.entropy_coef)
             self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            accuracy = tf.reduce_mean(tf.cast(
-                tf.argmax(params, axis=-1, output_type=tf.int64) == tf.cast(actions, tf.int64), tf.float32))
-            totals += tf.stack([loss, accuracy, tf.reduce_mean(entropy)])
+            action_error = self.model.head.action_error(params, actions)
+            totals += tf.stack([loss, action_error, tf.reduce_mean(entropy)])
         return totals / tf.cast(tf.shape(minibatch_indices)[0], tf.float32)

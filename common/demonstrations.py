@@ -1,7 +1,8 @@
 """Expert demonstrations on disk: a directory of .npy arrays plus a small JSON metadata file.
 
     observations.npy     [N, *obs_shape] float32   states s, all episodes back to back
-    actions.npy          [N] int64                 actions a (discrete envs)
+    actions.npy          [N] int64                 actions a as executed (discrete envs), or
+                         [N, action_dim] float32   (continuous envs, clipped to the bounds)
     episode_lengths.npy  [E] int64                 boundaries: sum(episode_lengths) == N
     episode_returns.npy  [E] float64               true return of each episode
     episode_terminated.npy [E] bool                True if the episode reached a terminal state,
@@ -38,7 +39,7 @@ FORMAT_VERSION = 1
 class Demonstrations:
     env_id: str
     observations: np.ndarray      # [N, *obs_shape] float32
-    actions: np.ndarray           # [N] int64
+    actions: np.ndarray           # [N] int64, or [N, action_dim] float32
     episode_lengths: np.ndarray   # [E] int64
     episode_returns: np.ndarray   # [E] float64
     episode_terminated: np.ndarray  # [E] bool
@@ -64,7 +65,7 @@ def demonstrations_from_episodes(env_id: str, episodes: Episodes, metadata: dict
     """Pack recorded ``episodes`` (from ``run_episodes(..., record=True)``) back to back."""
     return Demonstrations(env_id=env_id,
                           observations=np.concatenate(episodes.observations).astype(np.float32),
-                          actions=np.concatenate(episodes.actions).astype(np.int64),
+                          actions=_action_array(np.concatenate(episodes.actions)),
                           episode_lengths=episodes.lengths.astype(np.int64),
                           episode_returns=episodes.returns.astype(np.float64),
                           episode_terminated=episodes.terminated.astype(bool),
@@ -87,6 +88,11 @@ def check_out_dir(directory: str | Path, overwrite: bool = False, flag: str = "-
         raise UsageError(f"{flag} {directory}: not a demonstration set ({found}); --force only replaces "
                          "a directory written by sample_trajectory.py")
     return directory
+
+
+def _action_array(actions: np.ndarray) -> np.ndarray:
+    """int64 [N] for discrete actions, float32 [N, action_dim] for continuous ones."""
+    return actions.astype(np.int64 if np.issubdtype(actions.dtype, np.integer) else np.float32)
 
 
 def save_demonstrations(demos: Demonstrations, directory: str | Path, overwrite: bool = False) -> Path:
@@ -180,11 +186,15 @@ def check_demonstrations(demos: Demonstrations, directory: Path, spec: EnvSpec |
         raise UsageError(f"{directory / 'observations.npy'}: shape {observations.shape}, expected [N, *obs_shape] with N > 0")
     if not np.isfinite(observations).all():
         raise UsageError(f"{directory / 'observations.npy'}: contains NaN or inf")
-    if not np.issubdtype(actions.dtype, np.integer):
-        raise UsageError(f"{directory / 'actions.npy'}: dtype {actions.dtype}, expected integers (discrete actions)")
-    if actions.shape != (observations.shape[0],):
+    discrete = np.issubdtype(actions.dtype, np.integer)
+    if not (discrete or np.issubdtype(actions.dtype, np.floating)):
+        raise UsageError(f"{directory / 'actions.npy'}: dtype {actions.dtype}, expected integers (discrete "
+                         "actions) or floating point (continuous actions)")
+    if actions.shape[:1] != (observations.shape[0],) or actions.ndim != (1 if discrete else 2):
         raise UsageError(f"{directory / 'actions.npy'}: shape {actions.shape} does not match "
-                         f"{observations.shape[0]} observations")
+                         f"{observations.shape[0]} observations ([N] discrete or [N, action_dim] continuous)")
+    if not discrete and not np.isfinite(actions).all():
+        raise UsageError(f"{directory / 'actions.npy'}: contains NaN or inf")
     if not np.issubdtype(lengths.dtype, np.integer) or lengths.ndim != 1 or (lengths <= 0).any():
         raise UsageError(f"{directory / 'episode_lengths.npy'}: expected a 1-D array of positive integers")
     if int(lengths.sum()) != observations.shape[0]:
@@ -201,6 +211,16 @@ def check_demonstrations(demos: Demonstrations, directory: Path, spec: EnvSpec |
     if tuple(observations.shape[1:]) != spec.observation_shape:
         raise UsageError(f"{directory / 'observations.npy'}: observation shape {tuple(observations.shape[1:])} "
                          f"does not match {spec.env_id}'s {spec.observation_shape}")
-    if actions.min() < 0 or actions.max() >= spec.num_actions:
+    if discrete != spec.is_discrete:
+        expected = "integers (discrete actions)" if spec.is_discrete else "floating point (continuous actions)"
+        raise UsageError(f"{directory / 'actions.npy'}: dtype {actions.dtype}, but {spec.env_id} needs {expected}")
+    if tuple(actions.shape[1:]) != spec.action_shape:
+        raise UsageError(f"{directory / 'actions.npy'}: action shape {tuple(actions.shape[1:])} does not match "
+                         f"{spec.env_id}'s {spec.action_shape}")
+    if spec.is_discrete:
+        outside = actions.min() < 0 or actions.max() >= spec.num_actions
+    else:
+        outside = (actions < spec.action_space.low).any() or (actions > spec.action_space.high).any()
+    if outside:
         raise UsageError(f"{directory / 'actions.npy'}: actions outside {spec.env_id}'s action space "
-                         f"0..{spec.num_actions - 1}")
+                         f"{spec.action_space}")

@@ -15,7 +15,21 @@ class EnvSpec:
 
     env_id: str
     observation_shape: tuple[int, ...]
-    num_actions: int
+    action_space: gym.spaces.Discrete | gym.spaces.Box
+
+    @property
+    def is_discrete(self) -> bool:
+        return isinstance(self.action_space, gym.spaces.Discrete)
+
+    @property
+    def num_actions(self) -> int:
+        """Discrete envs only: how many actions there are."""
+        return int(self.action_space.n)
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """() for discrete actions, (action_dim,) for continuous ones."""
+        return tuple(self.action_space.shape)
 
 
 def make_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
@@ -31,10 +45,13 @@ def make_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
                             vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
     except gym.error.Error as error:
         raise UsageError(f"--env {env_id}: {error}") from None
-    if not isinstance(envs.single_action_space, gym.spaces.Discrete):
+    action_space = envs.single_action_space
+    supported_box = (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
+                     and action_space.is_bounded())
+    if not (isinstance(action_space, gym.spaces.Discrete) or supported_box):
         envs.close()
-        raise UsageError(f"--env {env_id}: action space {envs.single_action_space} is not supported "
-                         "(only Discrete action spaces for now)")
+        raise UsageError(f"--env {env_id}: action space {action_space} is not supported (Discrete, "
+                         "or a bounded 1-D Box)")
     if not isinstance(envs.single_observation_space, gym.spaces.Box):
         envs.close()
         raise UsageError(f"--env {env_id}: observation space {envs.single_observation_space} is not "
@@ -43,9 +60,8 @@ def make_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 
 
 def env_spec(envs: gym.vector.VectorEnv, env_id: str) -> EnvSpec:
-    return EnvSpec(env_id=env_id,
-                   observation_shape=tuple(envs.single_observation_space.shape),
-                   num_actions=int(envs.single_action_space.n))
+    return EnvSpec(env_id=env_id, observation_shape=tuple(envs.single_observation_space.shape),
+                   action_space=envs.single_action_space)
 
 
 def probe_env_spec(env_id: str) -> EnvSpec:

@@ -19,7 +19,7 @@ class Rollout:
     """A [T, N] block of transitions from N envs. Arrays are reused by the next ``collect``."""
 
     observations: np.ndarray         # [T, N, *obs_shape] float32, s_t
-    actions: np.ndarray              # [T, N] action dtype, a_t
+    actions: np.ndarray              # [T, N] int64 or [T, N, action_dim] float32 (unclipped), a_t
     env_rewards: np.ndarray          # [T, N] float32, the true reward (GAIL only logs it)
     terminated: np.ndarray           # [T, N] bool, the episode ended in a terminal state at t
     truncated: np.ndarray            # [T, N] bool, the episode was cut by a time limit at t
@@ -47,9 +47,11 @@ class RolloutCollector:
         self.rng = rng
         num_envs = envs.num_envs
         obs_shape = envs.single_observation_space.shape
+        action_space = envs.single_action_space
+        action_dtype = np.int64 if isinstance(action_space, gym.spaces.Discrete) else np.float32
         self.rollout = Rollout(
             observations=np.zeros((rollout_steps, num_envs) + obs_shape, np.float32),
-            actions=np.zeros((rollout_steps, num_envs), np.int64),  # discrete actions for now
+            actions=np.zeros((rollout_steps, num_envs) + action_space.shape, action_dtype),
             env_rewards=np.zeros((rollout_steps, num_envs), np.float32),
             terminated=np.zeros((rollout_steps, num_envs), bool),
             truncated=np.zeros((rollout_steps, num_envs), bool),
@@ -68,7 +70,7 @@ class RolloutCollector:
         for step in range(rollout.observations.shape[0]):
             rollout.observations[step] = self.current_observations
             actions = actor.act(self.current_observations, self.rng)
-            next_observations, rewards, terminated, truncated, info = self.envs.step(actions)
+            next_observations, rewards, terminated, truncated, info = self.envs.step(actor.to_env(actions))
             rollout.actions[step] = actions
             rollout.env_rewards[step] = rewards
             rollout.terminated[step] = terminated
@@ -105,7 +107,7 @@ class Episodes:
     lengths: np.ndarray                    # [E] int64
     terminated: np.ndarray                 # [E] bool, ended in a terminal state (not a time limit)
     observations: list[np.ndarray] | None  # E arrays [length, *obs_shape], when recorded
-    actions: list[np.ndarray] | None       # E arrays [length], when recorded
+    actions: list[np.ndarray] | None       # E arrays [length, *action_shape] as executed, when recorded
 
 
 def run_episodes(envs: gym.vector.VectorEnv, actor: NumpyActor, num_episodes: int, seed: int,
@@ -129,7 +131,7 @@ def run_episodes(envs: gym.vector.VectorEnv, actor: NumpyActor, num_episodes: in
     observations, _ = envs.reset(seed=seed)
     while (played < quota).any():
         observations = observations.astype(np.float32)
-        actions = actor.act(observations, rng)
+        actions = actor.to_env(actor.act(observations, rng))
         next_observations, rewards, terminated, truncated, _ = envs.step(actions)
         active = played < quota
         episode_index = played * num_envs + np.arange(num_envs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from network_models.heads import CategoricalHead
+from network_models.heads import CategoricalHead, GaussianHead
 from network_models.mlp import TanhMLP
 
 
@@ -23,12 +23,14 @@ class Discriminator(tf.Module):
     from the expert.
     """
 
-    def __init__(self, observation_dim: int, head: CategoricalHead, hidden_sizes: tuple[int, ...],
+    def __init__(self, observation_dim: int, head: CategoricalHead | GaussianHead, hidden_sizes: tuple[int, ...],
                  seed: int, observation_mean: np.ndarray | None = None,
                  observation_std: np.ndarray | None = None) -> None:
         super().__init__(name="discriminator")
-        self.head = head
-        self.input_dim = observation_dim + head.num_actions + 1
+        # Only the head's encoding, not the head: a Gaussian head's log std belongs to the policy
+        # and must not become one of D's trainable variables.
+        self.encode_actions = head.encode_actions
+        self.input_dim = observation_dim + head.encoding_size + 1
         mean = np.zeros(observation_dim) if observation_mean is None else observation_mean
         std = np.ones(observation_dim) if observation_std is None else observation_std
         self.observation_mean = tf.Variable(np.asarray(mean, np.float32), trainable=False, name="observation_mean")
@@ -40,7 +42,7 @@ class Discriminator(tf.Module):
         standardised = tf.clip_by_value((observations - self.observation_mean) / self.observation_std,
                                         -10.0, 10.0)
         not_absorbing = tf.zeros_like(observations[:, :1])
-        inputs = tf.concat([standardised, self.head.encode_actions(actions), not_absorbing], axis=-1)
+        inputs = tf.concat([standardised, self.encode_actions(actions), not_absorbing], axis=-1)
         return tf.squeeze(self.net(inputs), axis=-1)
 
     def absorbing_logit(self) -> tf.Tensor:

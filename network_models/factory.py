@@ -6,12 +6,15 @@ import numpy as np
 
 from common.envs import EnvSpec
 from network_models.discriminator import Discriminator
-from network_models.heads import CategoricalHead
+from network_models.heads import CategoricalHead, GaussianHead
 from network_models.policy import ActorCritic
 
 
-def make_head(spec: EnvSpec) -> CategoricalHead:
-    return CategoricalHead(spec.num_actions)
+def make_head(spec: EnvSpec) -> CategoricalHead | GaussianHead:
+    """Categorical for Discrete action spaces, a diagonal Gaussian for bounded Box ones."""
+    if spec.is_discrete:
+        return CategoricalHead(spec.num_actions)
+    return GaussianHead(spec.action_space.low, spec.action_space.high)
 
 
 def build_actor_critic(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int) -> ActorCritic:

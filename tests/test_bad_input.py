@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -242,9 +243,34 @@ def test_bad_demonstrations(script, corrupt, tmp_path, refused):
 
 # --- env ids --------------------------------------------------------------------------------------
 
+class ToyEnv(gym.Env):
+    """One-step env whose action space the toolkit does not support."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def __init__(self, action_space: gym.Space) -> None:
+        self.action_space = action_space
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+
+
+UNSUPPORTED_ACTION_SPACES = {
+    "MultiBinaryActions-v0": gym.spaces.MultiBinary(2),
+    "UnboundedBoxActions-v0": gym.spaces.Box(-np.inf, np.inf, (1,), np.float32),
+}
+for _env_id, _space in UNSUPPORTED_ACTION_SPACES.items():
+    if _env_id not in gym.registry:
+        gym.register(_env_id, entry_point=ToyEnv, kwargs={"action_space": _space})
+
 ENV_CASES = {
     f"{script}-{name}": (script, env_id)
-    for name, env_id in (("unknown-env", "NoSuchEnv-v0"), ("continuous-actions", "Pendulum-v1"))
+    for name, env_id in (("unknown-env", "NoSuchEnv-v0"), ("multi-binary-actions", "MultiBinaryActions-v0"),
+                         ("unbounded-box-actions", "UnboundedBoxActions-v0"))
     for script in ("ppo", "gail", "bc", "test-policy")
 }
 

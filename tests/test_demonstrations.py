@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from gymnasium.spaces import Discrete
 
 from common.demonstrations import Demonstrations, load_demonstrations, save_demonstrations
 from common.envs import EnvSpec
 from common.errors import UsageError
 
-CARTPOLE = EnvSpec("CartPole-v1", (4,), 2)
+CARTPOLE = EnvSpec("CartPole-v1", (4,), Discrete(2))
 
 
 def make_demos(lengths=(3, 2), env_id="CartPole-v1") -> Demonstrations:
@@ -78,3 +81,32 @@ def test_demonstrations_from_another_env_are_refused(tmp_path):
     save_demonstrations(make_demos(env_id="CartPole-v0"), tmp_path / "demos")
     with pytest.raises(UsageError, match="recorded on CartPole-v0, but --env is CartPole-v1"):
         load_demonstrations(tmp_path / "demos", CARTPOLE)
+
+
+PENDULUM_DEMOS = dict(observations=np.zeros((4, 3), np.float32), episode_lengths=np.array([4]),
+                      episode_returns=np.array([-1.0]), episode_terminated=np.array([False]))
+
+
+@pytest.mark.parametrize("actions, message", [
+    (np.array([[0.5], [-2.0], [2.0], [2.5]], np.float32), "outside Pendulum-v1's action space"),
+    (np.zeros((4, 2), np.float32), "action shape (2,) does not match Pendulum-v1's (1,)"),
+    (np.zeros(4, np.int64), "needs floating point"),
+    (np.array([[0.0], [np.nan], [0.0], [0.0]], np.float32), "NaN or inf"),
+])
+def test_continuous_demonstrations_are_checked_against_the_action_space(tmp_path, actions, message):
+    from common.envs import probe_env_spec
+
+    demos = Demonstrations(env_id="Pendulum-v1", actions=actions, **PENDULUM_DEMOS)
+    save_demonstrations(demos, tmp_path / "demos")
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load_demonstrations(tmp_path / "demos", probe_env_spec("Pendulum-v1"))
+
+
+def test_continuous_demonstrations_round_trip(tmp_path):
+    from common.envs import probe_env_spec
+
+    actions = np.array([[0.5], [-2.0], [2.0], [1.5]], np.float32)
+    save_demonstrations(Demonstrations(env_id="Pendulum-v1", actions=actions, **PENDULUM_DEMOS), tmp_path / "d")
+    loaded = load_demonstrations(tmp_path / "d", probe_env_spec("Pendulum-v1"))
+    np.testing.assert_array_equal(loaded.actions, actions)
+    assert loaded.actions.dtype == np.float32

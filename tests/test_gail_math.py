@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from gymnasium.spaces import Discrete
 
 from algo.gail import (DiscriminatorConfig, DiscriminatorTrainer, absorbing_discriminator_loss,
                        discriminator_loss, learned_reward)
@@ -76,7 +77,7 @@ def test_trained_discriminator_prefers_expert_actions_on_the_same_states():
     D could not separate the sides; if the labels were swapped, the policy would be preferred.
     """
     rng = np.random.default_rng(0)
-    spec = EnvSpec("toy", (3,), 2)
+    spec = EnvSpec("toy", (3,), Discrete(2))
     states = rng.normal(size=(512, 3)).astype(np.float32)
     discriminator = build_discriminator(spec, (32, 32, 32), seed=0)
     config = DiscriminatorConfig(disc_learning_rate=3e-3, disc_epochs=4, disc_minibatch_size=128)
@@ -95,7 +96,7 @@ def test_trained_discriminator_prefers_expert_actions_on_the_same_states():
 
 def test_separable_states_expert_pairs_get_higher_reward():
     rng = np.random.default_rng(1)
-    spec = EnvSpec("toy", (2,), 2)
+    spec = EnvSpec("toy", (2,), Discrete(2))
     expert_obs = (rng.normal(size=(400, 2)) + 2.0).astype(np.float32)
     policy_obs = (rng.normal(size=(400, 2)) - 2.0).astype(np.float32)
     actions = rng.integers(0, 2, size=400)
@@ -111,7 +112,7 @@ def test_separable_states_expert_pairs_get_higher_reward():
 
 def test_absorbing_state_is_penalised_when_only_the_policy_terminates():
     rng = np.random.default_rng(2)
-    spec = EnvSpec("toy", (2,), 2)
+    spec = EnvSpec("toy", (2,), Discrete(2))
     observations = rng.normal(size=(256, 2)).astype(np.float32)
     actions = rng.integers(0, 2, size=256)
     trainer = DiscriminatorTrainer(build_discriminator(spec, (16, 16, 16), seed=2), observations, actions,
@@ -129,7 +130,7 @@ def test_absorbing_state_is_penalised_when_only_the_policy_terminates():
 
 def test_without_absorbing_states_the_terminal_value_is_zero():
     rng = np.random.default_rng(3)
-    spec = EnvSpec("toy", (2,), 2)
+    spec = EnvSpec("toy", (2,), Discrete(2))
     observations = rng.normal(size=(64, 2)).astype(np.float32)
     actions = rng.integers(0, 2, size=64)
     trainer = DiscriminatorTrainer(build_discriminator(spec, (8, 8, 8), seed=3), observations, actions, 0,

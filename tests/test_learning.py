@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from gymnasium.spaces import Discrete
+
 import run_gail
 from common.envs import make_vec_env
 from common.rollout import EVAL_SEED_OFFSET, run_episodes
@@ -19,7 +21,7 @@ def test_gail_from_shipped_demonstrations_beats_random_within_20k_steps(tmp_path
     gail_return = evaluations[-1]["return_mean"]
 
     envs = make_vec_env("CartPole-v1", 10)
-    random_return = run_episodes(envs, RandomActor(2, seed=0), 10, seed=EVAL_SEED_OFFSET).returns.mean()
+    random_return = run_episodes(envs, RandomActor(Discrete(2), seed=0), 10, seed=EVAL_SEED_OFFSET).returns.mean()
     envs.close()
     assert random_return < 40
     # Seed 0 reaches ~455 here; 200 leaves a wide margin and is still 5x the random policy.

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from gymnasium.spaces import Discrete
 
 from common.envs import EnvSpec
 from network_models.factory import build_actor_critic
@@ -35,7 +36,7 @@ def test_categorical_sampling_matches_the_probabilities():
 
 
 def test_numpy_actor_matches_tensorflow_policy():
-    spec = EnvSpec("toy", (4,), 3)
+    spec = EnvSpec("toy", (4,), Discrete(3))
     model = build_actor_critic(spec, (32, 16), seed=5)
     for variable in model.trainable_variables:  # move away from the near-zero output init
         variable.assign(variable + tf.random.stateless_normal(variable.shape, seed=[1, 2]) * 0.3)
@@ -49,7 +50,7 @@ def test_numpy_actor_matches_tensorflow_policy():
 
 
 def test_actor_critic_shapes_and_variables():
-    model = build_actor_critic(EnvSpec("toy", (4,), 2), (8, 8), seed=0)
+    model = build_actor_critic(EnvSpec("toy", (4,), Discrete(2)), (8, 8), seed=0)
     logits, values = model(tf.zeros((5, 4)))
     assert logits.shape == (5, 2) and values.shape == (5,)
     # policy: 4*8+8 + 8*8+8 + 8*2+2 ; value: same with one output
@@ -57,7 +58,7 @@ def test_actor_critic_shapes_and_variables():
 
 
 def test_same_seed_same_initial_weights_and_different_seed_differs():
-    spec = EnvSpec("toy", (4,), 2)
+    spec = EnvSpec("toy", (4,), Discrete(2))
     first = build_actor_critic(spec, (8,), seed=3).trainable_variables
     again = build_actor_critic(spec, (8,), seed=3).trainable_variables
     other = build_actor_critic(spec, (8,), seed=4).trainable_variables
@@ -71,7 +72,7 @@ def test_run_episodes_plays_exactly_the_requested_episodes(num_envs, num_episode
     from common.rollout import run_episodes
 
     envs = make_vec_env("CartPole-v1", num_envs)
-    model = build_actor_critic(EnvSpec("CartPole-v1", (4,), 2), (8,), seed=0)
+    model = build_actor_critic(EnvSpec("CartPole-v1", (4,), Discrete(2)), (8,), seed=0)
     episodes = run_episodes(envs, model.actor_snapshot(), num_episodes, seed=0,
                             rng=np.random.default_rng(0), record=True)
     envs.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.spaces import Discrete
 
 from common.envs import EnvSpec, make_vec_env
 from common.rollout import RolloutCollector
@@ -20,7 +21,7 @@ def _register_short_cartpole() -> str:
 def test_collector_records_truncation_and_the_real_final_observation():
     env_id = _register_short_cartpole()
     envs = make_vec_env(env_id, 2)
-    model = build_actor_critic(EnvSpec(env_id, (4,), 2), (8,), seed=0)
+    model = build_actor_critic(EnvSpec(env_id, (4,), Discrete(2)), (8,), seed=0)
     # Always push right: CartPole survives 5 steps, so episodes end by the 5-step time limit.
     collector = RolloutCollector(envs, rollout_steps=12, seed=0, rng=np.random.default_rng(0))
     actor = model.actor_snapshot()

@@ -67,7 +67,7 @@ def test_gail_logs_discriminator_curves_and_never_the_env_reward_as_learning_sig
 
 
 def test_behavior_clone_logs_and_saves(pipeline):
-    assert {"bc/loss", "bc/accuracy", "eval/return_mean"} <= scalar_tags(pipeline / "log/bc")
+    assert {"bc/loss", "bc/action_error", "eval/return_mean"} <= scalar_tags(pipeline / "log/bc")
     assert (pipeline / "bc" / "checkpoint").is_file()
 
 

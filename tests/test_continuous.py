@@ -1,0 +1,110 @@
+"""Continuous actions: the Gaussian head against closed forms, clipping, and the scripts on Pendulum."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import run_behavior_clone
+import run_gail
+import run_ppo
+import sample_trajectory
+import test_policy
+from common.demonstrations import load_demonstrations
+from common.envs import make_vec_env, probe_env_spec
+from common.rollout import RolloutCollector
+from conftest import TINY_PPO_FLAGS
+from network_models.factory import build_actor_critic, build_discriminator, make_head
+from network_models.heads import GaussianHead
+
+
+def test_gaussian_log_prob_matches_the_closed_form():
+    head = GaussianHead(low=np.array([-2.0, -1.0]), high=np.array([2.0, 1.0]))
+    head.log_std.assign([math.log(0.5), math.log(2.0)])
+    means = np.array([[0.0, 1.0], [1.0, -1.0]], np.float32)
+    actions = np.array([[0.5, 3.0], [1.0, -1.0]], np.float32)  # unclipped samples may leave the box
+    stds = np.array([0.5, 2.0])
+    expected = [sum(-0.5 * ((a - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+                    for a, m, s in zip(action_row, mean_row, stds))
+                for action_row, mean_row in zip(actions, means)]
+    np.testing.assert_allclose(head.log_prob(tf.constant(means), tf.constant(actions)).numpy(), expected,
+                               rtol=1e-5)
+
+
+def test_gaussian_entropy_matches_the_closed_form():
+    head = GaussianHead(low=np.array([-1.0, -1.0, -1.0]), high=np.array([1.0, 1.0, 1.0]))
+    head.log_std.assign([0.0, math.log(3.0), -1.0])
+    # Entropy of N(m, s^2) is 0.5 * log(2 pi e s^2); the dims are independent, so they add.
+    expected = sum(0.5 * math.log(2 * math.pi * math.e * s ** 2) for s in (1.0, 3.0, math.exp(-1.0)))
+    entropy = head.entropy(tf.zeros((4, 3))).numpy()
+    assert entropy.shape == (4,)
+    np.testing.assert_allclose(entropy, expected, rtol=1e-6)
+
+
+def test_gaussian_sampling_clipping_and_encoding():
+    head = GaussianHead(low=np.array([-2.0]), high=np.array([2.0]))
+    head.log_std.assign([math.log(0.5)])
+    frozen = head.frozen()
+    samples = frozen.sample(np.full((50_000, 1), 1.0, np.float32), np.random.default_rng(0))
+    assert samples.dtype == np.float32
+    assert samples.mean() == pytest.approx(1.0, abs=0.01) and samples.std() == pytest.approx(0.5, abs=0.01)
+    assert samples.max() > 2.0  # the sample itself is not clipped: PPO needs its log-probability
+    np.testing.assert_array_equal(frozen.to_env(np.array([[-7.0], [0.3], [9.0]], np.float32)),
+                                  np.array([[-2.0], [0.3], [2.0]], np.float32))
+    np.testing.assert_array_equal(head.encode_actions(tf.constant([[-7.0], [9.0]])).numpy(), [[-2.0], [2.0]])
+    np.testing.assert_array_equal(frozen.mode(np.array([[5.0]])), [[5.0]])
+
+
+def test_head_is_chosen_from_the_action_space_and_its_log_std_is_trained_by_the_policy_only():
+    spec = probe_env_spec("Pendulum-v1")
+    assert isinstance(make_head(spec), GaussianHead) and spec.action_shape == (1,)
+    model = build_actor_critic(spec, (8,), seed=0)
+    discriminator = build_discriminator(spec, (8, 8, 8), seed=0)
+    assert any("log_std" in variable.name for variable in model.trainable_variables)
+    assert any("log_std" in variable.name for variable in model.policy_variables)
+    assert not any("log_std" in variable.name for variable in discriminator.trainable_variables)
+    assert discriminator(tf.zeros((3, 3)), tf.zeros((3, 1))).shape == (3,)
+
+
+def test_collector_stores_unclipped_actions_but_steps_the_env_with_clipped_ones():
+    """Two actors, one asking for torque 50 and one for the bound 2: the env sees the same torque."""
+    spec = probe_env_spec("Pendulum-v1")
+    model = build_actor_critic(spec, (8,), seed=0)
+
+    def observations_and_actions(torque: float) -> tuple[np.ndarray, np.ndarray]:
+        envs = make_vec_env("Pendulum-v1", 2)
+        actor = model.actor_snapshot()
+        actor.act = lambda observations, rng: np.full((len(observations), 1), torque, np.float32)
+        rollout = RolloutCollector(envs, rollout_steps=20, seed=3, rng=np.random.default_rng(0)).collect(actor)
+        envs.close()
+        return rollout.observations.copy(), rollout.actions.copy()
+
+    observations_far, actions_far = observations_and_actions(50.0)
+    observations_bound, _ = observations_and_actions(2.0)
+    assert actions_far.shape == (20, 2, 1) and actions_far.dtype == np.float32
+    np.testing.assert_array_equal(actions_far, 50.0)
+    np.testing.assert_allclose(observations_far, observations_bound)
+
+
+def test_scripts_run_end_to_end_on_a_continuous_env(tmp_path, capsys):
+    flags = TINY_PPO_FLAGS + ["--env", "Pendulum-v1"]
+    run_ppo.main(flags + ["--save-dir", str(tmp_path / "ppo"), "--log-dir", str(tmp_path / "log/ppo")])
+    sample_trajectory.main(["--env", "Pendulum-v1", "--model-dir", str(tmp_path / "ppo"),
+                            "--out-dir", str(tmp_path / "demos"), "--episodes", "2", "--stochastic"])
+    demos = load_demonstrations(tmp_path / "demos", probe_env_spec("Pendulum-v1"))
+    assert demos.actions.shape == (400, 1) and demos.actions.dtype == np.float32
+    assert np.abs(demos.actions).max() <= 2.0  # demonstrations record the executed, clipped actions
+    run_gail.main(flags + ["--demo-dir", str(tmp_path / "demos"), "--save-dir", str(tmp_path / "gail"),
+                           "--log-dir", str(tmp_path / "log/gail"), "--disc-minibatch-size", "32"])
+    run_behavior_clone.main(["--env", "Pendulum-v1", "--demo-dir", str(tmp_path / "demos"),
+                             "--save-dir", str(tmp_path / "bc"), "--log-dir", str(tmp_path / "log/bc"),
+                             "--epochs", "2", "--eval-every", "1", "--eval-episodes", "2", "--no-progress"])
+    capsys.readouterr()
+    test_policy.main(["--env", "Pendulum-v1", "--algos", "ppo,gail,bc,random", "--episodes", "2",
+                      "--model-dir", str(tmp_path / "{algo}"), "--log-dir", str(tmp_path / "log/test/{algo}")])
+    table = capsys.readouterr().out
+    for algo in ("ppo", "gail", "bc", "random"):
+        assert f"| {algo} | -" in table  # Pendulum's returns are negative
