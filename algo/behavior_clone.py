@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from typing import Any
 
 import keras
 import numpy as np
@@ -10,6 +12,11 @@ import tensorflow as tf
 
 from algo.batching import named_metrics, shuffled_minibatch_indices
 from common.config import option
+from common.demonstrations import Demonstrations
+from common.envs import make_vec_env
+from common.logger import EvalRecord, RunLogger
+from common.rollout import EVAL_SEED_OFFSET, run_episodes
+from common.training_run import StopRequested, TrainingRun, check_finite
 from network_models.policy import ActorCritic
 
 
@@ -61,3 +68,47 @@ class BehaviorCloneTrainer:
             action_error = self.model.head.action_error(params, actions)
             totals += tf.stack([loss, action_error, tf.reduce_mean(entropy)])
         return totals / tf.cast(tf.shape(minibatch_indices)[0], tf.float32)
+
+
+class BehaviorCloneTraining(TrainingRun):
+    """Epochs of BC over the demonstrations, with periodic evaluation on the true reward;
+    checkpoints, resume, SIGINT/SIGTERM and the NaN guard come from TrainingRun."""
+
+    def __init__(self, config: Any, model: ActorCritic, demos: Demonstrations) -> None:
+        self.trainer = BehaviorCloneTrainer(model, config)
+        super().__init__(config, "epochs", policy=model, optimizer=self.trainer.optimizer)
+        self.model = model
+        self.demos = demos
+
+    def run(self) -> list[EvalRecord]:
+        config = self.config
+        start_epoch = self.start(config.epochs, "--epochs")
+        eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
+        logger = RunLogger(self.log_dir, config.epochs, f"bc {config.env}", config.progress,
+                           initial=start_epoch, unit="epoch")
+        start_time = time.perf_counter()
+        try:
+            with self.stop_signals():
+                for epoch in range(start_epoch + 1, config.epochs + 1):
+                    metrics = self.trainer.train_epoch(self.demos.observations, self.demos.actions, self.rng)
+                    check_finite(metrics, self.where(0, epoch), self.save_dir)
+                    stopping = self.stopping(epoch - 1, config.epochs)
+                    if epoch % config.eval_every == 0 or epoch == config.epochs:
+                        episodes = run_episodes(eval_envs, self.model.actor_snapshot(), config.eval_episodes,
+                                                seed=config.seed + EVAL_SEED_OFFSET)
+                        record = EvalRecord(epoch, time.perf_counter() - start_time,
+                                            float(episodes.returns.mean()), float(episodes.returns.std()))
+                        self.eval_history.append(record)
+                        metrics.update({"eval/return_mean": record.return_mean, "eval/return_std": record.return_std})
+                    logger.scalars(epoch, metrics)
+                    if stopping or epoch % config.eval_every == 0 or epoch == config.epochs:
+                        self.save(0, epoch)
+                    logger.advance(1, {"loss": metrics["bc/loss"], "action_error": metrics["bc/action_error"]})
+                    if stopping:
+                        raise StopRequested(self.resume_hint(0, epoch))
+        finally:
+            self.train_seconds = time.perf_counter() - start_time
+            self.write_evaluations()
+            logger.close()
+            eval_envs.close()
+        return self.eval_history

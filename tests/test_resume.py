@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -17,11 +18,13 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorflow.python.checkpoint import checkpoint_management
 
+import run_behavior_clone
 import run_ppo
+from algo.behavior_clone import BehaviorCloneTrainer
 from algo.ppo import PPOTrainer
 from common.checkpoints import CheckpointStore, load_actor_critic
 from common.rollout import RolloutCollector
-from conftest import REPO_ROOT, TINY_PPO_FLAGS
+from conftest import REPO_ROOT, SHIPPED_DEMOS, TINY_PPO_FLAGS
 
 BATCH = 64  # TINY_PPO_FLAGS: --num-envs 2 x --rollout-steps 32 env steps per iteration
 PER_ITERATION_TAG = "charts/learning_rate"  # logged once every iteration
@@ -329,13 +332,38 @@ def test_divergence_stops_with_the_term_and_step_and_keeps_the_last_good_checkpo
 
 def test_resume_keeps_the_earlier_evaluations(tmp_path):
     """evaluations.json after a resume holds the whole run's evaluations, not just the last part."""
-    import json
-
-    import run_ppo
-    from conftest import TINY_PPO_FLAGS
-
     dirs = ["--save-dir", str(tmp_path / "save"), "--log-dir", str(tmp_path / "log")]
     run_ppo.main(TINY_PPO_FLAGS + dirs)  # evaluations at 128 and 256 env steps
     run_ppo.main(TINY_PPO_FLAGS + dirs + ["--resume", "--total-env-steps", "384"])
     history = json.loads((tmp_path / "log" / "evaluations.json").read_text())
     assert [record["step"] for record in history["evaluations"]] == [128, 256, 384]
+
+
+def test_behavior_clone_stops_on_sigint_and_resumes_to_the_end(tmp_path, monkeypatch, capsys):
+    original_epoch = BehaviorCloneTrainer.train_epoch
+    calls = {"count": 0}
+
+    def train_epoch(trainer, *args):
+        calls["count"] += 1
+        if calls["count"] == 3:
+            signal.raise_signal(signal.SIGINT)
+        return original_epoch(trainer, *args)
+
+    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", train_epoch)
+    argv = ["--demo-dir", str(SHIPPED_DEMOS), "--num-demos", "2", "--epochs", "6", "--eval-every", "2",
+            "--eval-episodes", "2", "--hidden-sizes", "16,16", "--no-progress",
+            "--save-dir", str(tmp_path / "bc"), "--log-dir", str(tmp_path / "log")]
+    with pytest.raises(SystemExit) as stopped:
+        run_behavior_clone.main(argv)
+    assert stopped.value.code == 130
+    assert "stopped at epoch 3; checkpoint saved in" in capsys.readouterr().out
+    assert tf.train.latest_checkpoint(str(tmp_path / "bc")).endswith("ckpt-3")
+
+    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", original_epoch)
+    run_behavior_clone.main(argv + ["--resume"])
+    assert "at 6 epochs" in capsys.readouterr().out
+    assert tf.train.latest_checkpoint(str(tmp_path / "bc")).endswith("ckpt-6")
+    history = json.loads((tmp_path / "log" / "evaluations.json").read_text())
+    assert history["step_unit"] == "epochs"
+    assert [record["step"] for record in history["evaluations"]] == [2, 4, 6]
+    load_actor_critic(tmp_path / "bc")  # the final policy loads like any other

@@ -1,0 +1,146 @@
+"""What every training script shares around its loop: output directories, the checkpoint store,
+refusing to overwrite a run or resuming it, config.json, SIGINT/SIGTERM, NaN-checked saves and
+evaluations.json. The loops themselves live with their learning rules in algo/."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from common.checkpoints import CheckpointStore
+from common.config import config_to_dict, flag_name, load_config_dict, save_config
+from common.errors import UsageError
+from common.files import check_writable_dir, ensure_writable_dir
+from common.logger import EvalRecord, read_evaluations, write_evaluations
+
+
+class StopRequested(Exception):
+    """Raised inside a loop after SIGINT/SIGTERM, once a checkpoint has been saved."""
+
+
+class TrainingDiverged(Exception):
+    """A loss or a parameter became NaN or inf; the last good checkpoint is left in place."""
+
+
+def check_finite(metrics: dict[str, float], where: str, save_dir: Path) -> None:
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        raise TrainingDiverged(f"training diverged: {', '.join(bad)} became NaN or inf at {where}; "
+                               f"the last good checkpoint in {save_dir} is kept")
+
+
+class TrainingRun:
+    """The bookkeeping of one training run; subclasses write ``run()`` with their loop."""
+
+    # Flags that fix the shape of the networks or of the batch, or GAIL's learned reward:
+    # a resume must keep them.
+    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "disc_hidden_sizes",
+                          "disc_standardize", "reward", "absorbing", "num_demos")
+
+    def __init__(self, config: Any, step_unit: str, **trackables: Any) -> None:
+        self.config = config
+        self.step_unit = step_unit  # "env_steps" or "epochs": what EvalRecord.step counts
+        self.rng = np.random.default_rng(config.seed)
+        # Only checked here; start() creates them once --resume and the checkpoint agree.
+        self.save_dir = check_writable_dir(config.save_dir, "--save-dir")
+        self.log_dir = check_writable_dir(config.log_dir, "--log-dir")
+        self.store = CheckpointStore(self.save_dir, **trackables)
+        self.eval_history: list[EvalRecord] = []
+        self.stop_signal: int | None = None
+        self.train_seconds = 0.0          # this process's time in the loop
+        self.earlier_train_seconds = 0.0  # the processes' before a --resume
+
+    def start(self, total_iterations: int, budget_flag: str) -> int:
+        """The iteration to start from: 0 for a new run, the checkpoint's on --resume (which
+        also restores the networks, optimizers, counters and RNG)."""
+        if self.config.resume:
+            self._check_resume_config()
+            if not self.store.restore_latest(self.rng):
+                raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
+            # evaluations.json keeps the whole run's history across resumes.
+            self.eval_history, self.earlier_train_seconds = read_evaluations(self.log_dir, self.restored_step())
+            if int(self.store.iteration.numpy()) >= total_iterations:
+                raise UsageError(f"--resume: the run in {self.save_dir} is already at {self.restored_step()} "
+                                 f"{self.step_unit.replace('_', ' ')}; pass a larger {budget_flag} to train on")
+        elif self.store.manager.latest_checkpoint is not None:
+            raise UsageError(f"--save-dir {self.save_dir} already holds a checkpoint; pass --resume to "
+                             "continue it or choose another --save-dir")
+        ensure_writable_dir(self.save_dir, "--save-dir")
+        ensure_writable_dir(self.log_dir, "--log-dir")
+        save_config(self.config, self.save_dir)
+        save_config(self.config, self.log_dir)
+        return int(self.store.iteration.numpy())
+
+    def restored_step(self) -> int:
+        """Env steps for RL runs, epochs (= iterations) for BC."""
+        counter = self.store.env_steps if self.step_unit == "env_steps" else self.store.iteration
+        return int(counter.numpy())
+
+    def _check_resume_config(self) -> None:
+        if not (self.save_dir / "config.json").is_file():
+            return  # no checkpoint either; restore_latest reports that
+        saved = load_config_dict(self.save_dir)
+        current = config_to_dict(self.config)
+        for name in self.RESUME_FIXED_FLAGS:
+            if name in current and name in saved and saved[name] != current[name]:
+                raise UsageError(f"--resume: {flag_name(name)} is {current[name]!r} but the run in "
+                                 f"{self.save_dir} used {saved[name]!r}; resume with the same value")
+
+    def save(self, env_steps: int, iteration: int) -> None:
+        """Checkpoint, unless a parameter went NaN/inf: then stop and keep the last good one."""
+        parameters = {f"parameter {variable.name}": float(np.sum(variable.numpy()))
+                      for variable in self.store.network_variables()}
+        check_finite(parameters, self.where(env_steps, iteration), self.save_dir)
+        self.store.save(env_steps, iteration, self.rng)
+
+    def where(self, env_steps: int, iteration: int) -> str:
+        return f"env step {env_steps}" if self.step_unit == "env_steps" else f"epoch {iteration}"
+
+    @contextlib.contextmanager
+    def stop_signals(self) -> Iterator[None]:
+        """While inside, SIGINT/SIGTERM only set ``stop_signal``; the loop saves and stops."""
+        def request_stop(signal_number: int, _frame: Any) -> None:
+            self.stop_signal = signal_number
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def stopping(self, iteration: int, total_iterations: int) -> bool:
+        """A stop was asked for; during the last iteration the run just finishes instead."""
+        return self.stop_signal is not None and iteration < total_iterations - 1
+
+    def resume_hint(self, env_steps: int, iteration: int) -> str:
+        progress = f"{env_steps} env steps" if self.step_unit == "env_steps" else f"epoch {iteration}"
+        return (f"stopped at {progress}; checkpoint saved in {self.save_dir}. "
+                f"Resume with the same command plus --resume.")
+
+    def write_evaluations(self) -> None:
+        write_evaluations(self.log_dir, self.config, self.step_unit, self.eval_history,
+                          self.earlier_train_seconds + self.train_seconds)
+
+
+def report(run: TrainingRun, train: Callable[[], list[EvalRecord]]) -> list[EvalRecord]:
+    """Call ``train`` and print where things went; on SIGINT/SIGTERM say how to resume."""
+    try:
+        history = train()
+    except StopRequested as stop:
+        print(stop)
+        raise SystemExit(128 + (run.stop_signal or signal.SIGINT)) from None
+    except TrainingDiverged as diverged:
+        print(f"error: {diverged}", file=sys.stderr)
+        raise SystemExit(1) from None
+    final = history[-1]
+    print(f"final deterministic eval: {final.return_mean:.1f} ± {final.return_std:.1f} over "
+          f"{run.config.eval_episodes} episodes at {final.step} {run.step_unit.replace('_', ' ')} "
+          f"({final.seconds:.1f} s); checkpoint in {run.save_dir}")
+    return history
