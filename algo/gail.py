@@ -44,6 +44,8 @@ class DiscriminatorConfig:
     disc_epochs: int = option(2, "passes over each policy batch per discriminator update", "positive")
     disc_minibatch_size: int = option(256, "policy pairs (and as many expert pairs) per gradient step",
                                       "positive")
+    disc_grad_penalty: float = option(0.0, "weight of a gradient penalty E[(|grad D| - 1)^2] on random "
+                                      "mixes of expert and policy inputs (0 = off)", "non_negative")
 
 
 @dataclasses.dataclass
@@ -79,6 +81,14 @@ def absorbing_discriminator_loss(expert_logits: tf.Tensor, policy_logits: tf.Ten
     policy_term = ((1.0 - policy_absorbing_fraction) * tf.reduce_mean(tf.nn.softplus(policy_logits))
                    + policy_absorbing_fraction * tf.nn.softplus(absorbing_logit))
     return expert_term + policy_term
+
+
+def gradient_penalty(input_gradients: tf.Tensor) -> tf.Tensor:
+    """E[(||g||_2 - 1)^2] over rows of the gradients [B, input_dim] of D's logit with respect to
+    its inputs (Gulrajani et al. 2017; used for GAIL's discriminator by Kostrikov et al. 2019):
+    keeps D smooth, so its reward does not jump between nearby pairs."""
+    norms = tf.sqrt(tf.reduce_sum(tf.square(input_gradients), axis=-1) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
 
 
 def learned_reward(logits: tf.Tensor, kind: str) -> tf.Tensor:
@@ -142,27 +152,39 @@ class DiscriminatorTrainer:
         policy_indices = shuffled_minibatch_indices(rng, policy_obs.shape[0], self.config.disc_minibatch_size,
                                                     self.config.disc_epochs)
         expert_indices = rng.integers(0, self.expert_obs.shape[0], size=policy_indices.shape).astype(np.int32)
+        # Where each penalty input lies between its expert and its policy pair; drawn only when
+        # the penalty is on, so that runs without it keep their random stream.
+        mix_weights = np.zeros(policy_indices.shape + (1,), np.float32)
+        if self.config.disc_grad_penalty > 0:
+            mix_weights = rng.random(mix_weights.shape).astype(np.float32)
         metrics = self._update(tf.constant(policy_obs), tf.constant(policy_actions),
-                               tf.constant(policy_indices), tf.constant(expert_indices),
+                               tf.constant(policy_indices), tf.constant(expert_indices), tf.constant(mix_weights),
                                tf.constant(self.expert_absorbing_fraction, tf.float32),
                                tf.constant(policy_absorbing_fraction, tf.float32))
         return named_metrics(self.METRICS, metrics)
 
     @tf.function
-    def _update(self, policy_obs, policy_actions, policy_indices, expert_indices,
+    def _update(self, policy_obs, policy_actions, policy_indices, expert_indices, mix_weights,
                 expert_absorbing_fraction, policy_absorbing_fraction):
+        discriminator = self.discriminator
         totals = tf.zeros(len(self.METRICS))
         for step in tf.range(tf.shape(policy_indices)[0]):
-            obs_batch = tf.gather(policy_obs, policy_indices[step])
-            action_batch = tf.gather(policy_actions, policy_indices[step])
-            expert_obs = tf.gather(self.expert_obs, expert_indices[step])
-            expert_actions = tf.gather(self.expert_actions, expert_indices[step])
+            policy_inputs = discriminator.inputs(tf.gather(policy_obs, policy_indices[step]),
+                                                 tf.gather(policy_actions, policy_indices[step]))
+            expert_inputs = discriminator.inputs(tf.gather(self.expert_obs, expert_indices[step]),
+                                                 tf.gather(self.expert_actions, expert_indices[step]))
             with tf.GradientTape() as tape:
-                expert_logits = self.discriminator(expert_obs, expert_actions)
-                policy_logits = self.discriminator(obs_batch, action_batch)
-                loss = absorbing_discriminator_loss(expert_logits, policy_logits,
-                                                    self.discriminator.absorbing_logit(),
+                expert_logits = discriminator.logits(expert_inputs)
+                policy_logits = discriminator.logits(policy_inputs)
+                loss = absorbing_discriminator_loss(expert_logits, policy_logits, discriminator.absorbing_logit(),
                                                     expert_absorbing_fraction, policy_absorbing_fraction)
+                if self.config.disc_grad_penalty > 0:
+                    mixed_inputs = mix_weights[step] * expert_inputs + (1.0 - mix_weights[step]) * policy_inputs
+                    with tf.GradientTape() as input_tape:
+                        input_tape.watch(mixed_inputs)
+                        mixed_logits = discriminator.logits(mixed_inputs)
+                    loss += self.config.disc_grad_penalty * gradient_penalty(
+                        input_tape.gradient(mixed_logits, mixed_inputs))
             gradients = tape.gradient(loss, self.discriminator.trainable_variables)
             self.optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_variables))
             expert_accuracy = tf.reduce_mean(tf.cast(expert_logits > 0.0, tf.float32))

@@ -39,10 +39,17 @@ class Discriminator(tf.Module):
 
     def __call__(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """Logits [B] of D for real pairs: observations [B, obs_dim] float32 and actions [B]."""
+        return self.logits(self.inputs(observations, actions))
+
+    def inputs(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """The network's input [B, input_dim] for real pairs (standardised, encoded, flag 0)."""
         standardised = tf.clip_by_value((observations - self.observation_mean) / self.observation_std,
                                         -10.0, 10.0)
         not_absorbing = tf.zeros_like(observations[:, :1])
-        inputs = tf.concat([standardised, self.encode_actions(actions), not_absorbing], axis=-1)
+        return tf.concat([standardised, self.encode_actions(actions), not_absorbing], axis=-1)
+
+    def logits(self, inputs: tf.Tensor) -> tf.Tensor:
+        """Logits [B] for network inputs [B, input_dim]."""
         return tf.squeeze(self.net(inputs), axis=-1)
 
     def absorbing_logit(self) -> tf.Tensor:

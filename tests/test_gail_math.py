@@ -140,3 +140,40 @@ def test_without_absorbing_states_the_terminal_value_is_zero():
     learned = trainer.update_and_reward(rollout, rng)
     assert learned.terminal_value == 0.0
     assert "gail/absorbing_reward" not in learned.metrics
+
+
+def test_gradient_penalty_hand_example():
+    # Row norms 5 and 0: (5 - 1)^2 = 16 and (0 - 1)^2 = 1, mean 8.5.
+    from algo.gail import gradient_penalty
+
+    assert float(gradient_penalty(tf.constant([[3.0, 4.0], [0.0, 0.0]]))) == pytest.approx(8.5, rel=1e-5)
+
+
+def test_gradient_penalty_keeps_the_discriminator_smooth_between_expert_and_policy():
+    rng = np.random.default_rng(4)
+    spec = EnvSpec("toy", (2,), Discrete(2))
+    expert_obs = (rng.normal(size=(400, 2)) * 0.1 + 1.0).astype(np.float32)
+    policy_obs = (rng.normal(size=(400, 2)) * 0.1 - 1.0).astype(np.float32)
+    actions = rng.integers(0, 2, size=400)
+
+    def trained(penalty: float) -> tuple[DiscriminatorTrainer, float]:
+        trainer = DiscriminatorTrainer(build_discriminator(spec, (32, 32, 32), seed=4), expert_obs, actions, 0,
+                                       DiscriminatorConfig(disc_learning_rate=3e-3, disc_epochs=10,
+                                                           disc_minibatch_size=100, disc_grad_penalty=penalty),
+                                       gamma=0.99)
+        for _ in range(5):
+            trainer.update(policy_obs, actions, 0.0, np.random.default_rng(5))
+        mixed = tf.constant(0.5 * expert_obs + 0.5 * policy_obs)
+        inputs = trainer.discriminator.inputs(mixed, tf.constant(actions))
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            logits = trainer.discriminator.logits(inputs)
+        norms = tf.norm(tape.gradient(logits, inputs), axis=-1)
+        return trainer, float(tf.reduce_mean(tf.abs(norms - 1.0)))
+
+    unpenalised, distance_without = trained(0.0)
+    penalised, distance_with = trained(10.0)
+    assert distance_with < 0.5 * distance_without
+    expert_rewards, _ = penalised.reward(expert_obs, actions)
+    policy_rewards, _ = penalised.reward(policy_obs, actions)
+    assert expert_rewards.mean() > policy_rewards.mean() + 0.5  # still tells the two apart
