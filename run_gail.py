@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from algo.behavior_clone import warm_start
 from algo.gail import DiscriminatorConfig, DiscriminatorTrainer
 from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining, report_training
 from algo.ppo import PPOTrainer
@@ -27,6 +28,8 @@ class GailRunConfig(OnPolicyRunConfig, DiscriminatorConfig):
     log_dir: str = option("log/train/gail/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
     demo_dir: str = option("trajectory/{env}", "expert demonstrations written by sample_trajectory.py")
     num_demos: int = option(10, "use the first N demonstration episodes (0 = all)", "non_negative")
+    bc_init_epochs: int = option(0, "warm-start the policy with this many epochs of behavioural cloning "
+                                 "on the demonstrations (0 = off; skipped on --resume)", "non_negative")
 
     def validate(self) -> None:
         super().validate()
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> None:
                                 discriminator_optimizer=reward_learner.optimizer)
     print(f"imitating {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs, "
           f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}")
+    if config.bc_init_epochs and not config.resume:
+        metrics = warm_start(model, demos, config.bc_init_epochs, config.seed)
+        print(f"warm-started the policy with {config.bc_init_epochs} epochs of behavioural cloning "
+              f"(loss {metrics['bc/loss']:.3f}, action error {metrics['bc/action_error']:.3f})")
     report_training(training)
 
 

@@ -70,6 +70,17 @@ class BehaviorCloneTrainer:
         return totals / tf.cast(tf.shape(minibatch_indices)[0], tf.float32)
 
 
+def warm_start(model: ActorCritic, demos: Demonstrations, epochs: int, seed: int) -> dict[str, float]:
+    """Behavioural cloning of the policy on ``demos`` for ``epochs`` (BC's default settings),
+    before another learner takes over (GAIL's --bc-init-epochs). Returns the last epoch's metrics."""
+    trainer = BehaviorCloneTrainer(model, BehaviorCloneConfig())
+    rng = np.random.default_rng(seed)  # its own stream: the run's generator is left untouched
+    metrics: dict[str, float] = {}
+    for _ in range(epochs):
+        metrics = trainer.train_epoch(demos.observations, demos.actions, rng)
+    return metrics
+
+
 class BehaviorCloneTraining(TrainingRun):
     """Epochs of BC over the demonstrations, with periodic evaluation on the true reward;
     checkpoints, resume, SIGINT/SIGTERM and the NaN guard come from TrainingRun."""
