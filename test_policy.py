@@ -1,23 +1,26 @@
 """Evaluate saved policies (ppo, gail, bc, or a random baseline) on the true environment reward.
 
 Example: python test_policy.py --algos ppo,gail,bc,random --episodes 10
-Prints a table of the mean ± std true return; logs per-episode returns to --log-dir.
+Prints a table of the mean ± std true return; logs per-episode returns to --log-dir;
+with --record videos/{algo}.gif also writes a GIF of each policy's first episode.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import imageio
 import numpy as np
 
 from common.checkpoints import load_actor_critic
 from common.config import format_path, option, parse_config, save_config
 from common.envs import make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
-from common.files import check_writable_dir, ensure_writable_dir
+from common.files import atomic_write_bytes, check_writable_dir, ensure_writable_dir
 from common.logger import RunLogger
 from common.rollout import Episodes, run_episodes
-from network_models.policy import RandomActor
+from network_models.policy import NumpyActor, RandomActor
 
 ALGOS = ("ppo", "gail", "bc", "random")
 
@@ -32,31 +35,49 @@ class TestConfig:
     seed: int = option(0, "seed of the initial states (and of sampling with --stochastic)", "non_negative")
     num_envs: int = option(10, "parallel envs", "positive")
     log_dir: str = option("log/test/{algo}/{env}", "TensorBoard directory ({algo}, {env} filled in)")
+    record: str = option("", "also write a GIF of each policy's first episode to this .gif path "
+                         "({algo}, {env} filled in; empty = no GIF)")
 
     def validate(self) -> None:
         unknown = [algo for algo in self.algo_list if algo not in ALGOS]
         if unknown or not self.algo_list:
             raise UsageError(f"--algos {self.algos}: expected a comma-separated list from {', '.join(ALGOS)}")
+        if self.record and not self.record.endswith(".gif"):
+            raise UsageError(f"--record {self.record}: expected a path ending in .gif")
+
+    def gif_path(self, algo: str) -> Path:
+        return Path(format_path(self.record, "--record", algo=algo, env=self.env))
 
     @property
     def algo_list(self) -> list[str]:
         return [algo.strip() for algo in self.algos.split(",") if algo.strip()]
 
 
-def evaluate_policy(config: TestConfig, algo: str) -> Episodes:
-    """Run ``config.episodes`` episodes of one saved policy (or of uniform random actions)."""
+def load_actor(config: TestConfig, algo: str) -> NumpyActor | RandomActor:
+    """The saved policy of ``algo`` (or uniform random actions)."""
     if algo == "random":
-        actor = RandomActor(probe_env_spec(config.env).action_space, config.seed)
-    else:
-        model_dir = format_path(config.model_dir, "--model-dir", algo=algo)
-        model, _ = load_actor_critic(model_dir, config.env)
-        actor = model.actor_snapshot()
+        return RandomActor(probe_env_spec(config.env).action_space, config.seed)
+    model, _ = load_actor_critic(format_path(config.model_dir, "--model-dir", algo=algo), config.env)
+    return model.actor_snapshot()
+
+
+def play(config: TestConfig, actor: NumpyActor | RandomActor, num_envs: int, num_episodes: int,
+         frames: list[np.ndarray] | None = None) -> Episodes:
     rng = np.random.default_rng(config.seed) if config.stochastic else None
-    envs = make_vec_env(config.env, min(config.num_envs, config.episodes))
+    envs = make_vec_env(config.env, num_envs, render=frames is not None)
     try:
-        return run_episodes(envs, actor, config.episodes, config.seed, rng)
+        return run_episodes(envs, actor, num_episodes, config.seed, rng, frames=frames)
     finally:
         envs.close()
+
+
+def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) -> int:
+    """Play the first test episode again with rendering; write it as a GIF. Returns the frames."""
+    frames: list[np.ndarray] = []
+    play(config, actor, num_envs=1, num_episodes=1, frames=frames)
+    # Every 2nd step of a 50 Hz env: 40 ms per frame plays it in real time.
+    atomic_write_bytes(path, imageio.v3.imwrite("<bytes>", frames, extension=".gif", duration=40, loop=0))
+    return len(frames)
 
 
 @cli_main
@@ -65,8 +86,12 @@ def main(argv: list[str] | None = None) -> None:
     mode = "stochastic" if config.stochastic else "deterministic"
     for algo in config.algo_list:
         check_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
+        if config.record:
+            check_writable_dir(config.gif_path(algo).parent, "--record")
     # Every policy is loaded and run before any log is written, so a bad one leaves no partial logs.
-    results = {algo: evaluate_policy(config, algo) for algo in config.algo_list}
+    actors = {algo: load_actor(config, algo) for algo in config.algo_list}
+    results = {algo: play(config, actor, min(config.num_envs, config.episodes), config.episodes)
+               for algo, actor in actors.items()}
     rows = []
     for algo, episodes in results.items():
         log_dir = ensure_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
@@ -82,6 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|")
     for algo, mean, std in rows:
         print(f"| {algo} | {mean:.1f} ± {std:.1f} |")
+    if config.record:
+        for algo, actor in actors.items():
+            path = config.gif_path(algo)
+            print(f"wrote {record_gif(config, actor, path)} frames of {algo}'s first episode to {path}")
 
 
 if __name__ == "__main__":

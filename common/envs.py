@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import gymnasium as gym
 
@@ -32,17 +33,24 @@ class EnvSpec:
         return tuple(self.action_space.shape)
 
 
-def make_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``env_id`` stepping in lock-step (reset them with a seed before use).
 
     Same-step autoreset: when a sub-env ends, ``step`` already returns the next episode's first
     observation and puts the real last one in ``info["final_obs"]``, which truncation needs
     for bootstrapping. This works for every registered env id, unlike the per-env vector
-    entry points, which only offer next-step autoreset.
+    entry points, which only offer next-step autoreset. ``render=True`` makes ``render()``
+    return RGB frames.
     """
+    render_kwargs = {"render_mode": "rgb_array"} if render else {}
+    if render:
+        # Offscreen frames need no display or sound; without these SDL complains on headless machines.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     try:
         envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
-                            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+                            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+                            **render_kwargs)
     except gym.error.Error as error:
         raise UsageError(f"--env {env_id}: {error}") from None
     action_space = envs.single_action_space

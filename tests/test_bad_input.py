@@ -484,6 +484,7 @@ FLAG_CASES: dict[str, tuple[str, list[str], str]] = {
     "gail-gamma-one-with-absorbing-states": ("gail", ["--gamma", "1"], "--gamma"),
     "save-dir-stray-brace": ("ppo", ["--save-dir", "runs/{envv"], "--save-dir"),
     "test-policy-model-dir-unknown-placeholder-index": ("test-policy", ["--model-dir", "m/{0}"], "--model-dir"),
+    "test-policy-record-not-a-gif": ("test-policy", ["--record", "episode.mp4"], "--record"),
     "gail-num-demos-negative": ("gail", ["--num-demos", "-1"], "--num-demos"),
     "gail-minibatch-larger-than-batch": ("gail", ["--minibatch-size", "65"], "--minibatch-size"),
     "bc-epochs-zero": ("bc", ["--epochs", "0"], "--epochs"),

@@ -118,3 +118,15 @@ def test_gail_bc_init_starts_from_a_cloned_policy(tmp_path):
         evaluations = json.loads((log_dir / "evaluations.json").read_text())["evaluations"]
         first_returns[epochs] = evaluations[0]["return_mean"]
     assert first_returns[30] > 2 * first_returns[0] and first_returns[30] > 200, first_returns
+
+
+def test_test_policy_records_a_gif_of_the_first_episode(pipeline, tmp_path, capsys):
+    import imageio.v3 as iio
+
+    test_policy.main(["--algos", "ppo,random", "--model-dir", str(pipeline / "{algo}"), "--episodes", "2",
+                      "--log-dir", str(tmp_path / "log/{algo}"), "--record", str(tmp_path / "gifs/{algo}-{env}.gif")])
+    output = capsys.readouterr().out
+    for algo in ("ppo", "random"):
+        frames = iio.imread(tmp_path / "gifs" / f"{algo}-CartPole-v1.gif", index=None)
+        assert frames.ndim == 4 and frames.shape[1:] == (200, 300, 3)  # half of CartPole's 400x600
+        assert f"of {algo}'s first episode to" in output
