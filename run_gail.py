@@ -11,13 +11,14 @@ import dataclasses
 
 from algo.behavior_clone import warm_start
 from algo.gail import DiscriminatorConfig, DiscriminatorTrainer
-from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining, report_training
+from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining
 from algo.ppo import PPOTrainer
 from common.config import option, parse_config
 from common.demonstrations import load_demonstrations
 from common.envs import probe_env_spec
 from common.errors import UsageError, cli_main
 from common.seeding import seed_everything
+from common.training_run import report
 from network_models.factory import build_actor_critic, build_discriminator
 
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics = warm_start(model, demos, config.bc_init_epochs, config.seed)
         print(f"warm-started the policy with {config.bc_init_epochs} epochs of behavioural cloning "
               f"(loss {metrics['bc/loss']:.3f}, action error {metrics['bc/action_error']:.3f})")
-    report_training(training)
+    report(training, training.run)
 
 
 if __name__ == "__main__":

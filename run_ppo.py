@@ -6,12 +6,13 @@ Checkpoints go to --save-dir, TensorBoard scalars to --log-dir.
 
 from __future__ import annotations
 
-from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining, report_training
+from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining
 from algo.ppo import PPOTrainer
 from common.config import parse_config
 from common.envs import probe_env_spec
 from common.errors import cli_main
 from common.seeding import seed_everything
+from common.training_run import report
 from network_models.factory import build_actor_critic
 
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(config.seed)
     model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
-    report_training(training)
+    report(training, training.run)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ import tensorflow as tf
 from algo.batching import named_metrics, shuffled_minibatch_indices
 from common.config import option
 from common.demonstrations import Demonstrations
-from common.envs import make_vec_env
 from common.logger import EvalRecord, RunLogger
-from common.rollout import EVAL_SEED_OFFSET, run_episodes
 from common.training_run import StopRequested, TrainingRun, check_finite
 from network_models.policy import ActorCritic
 
@@ -94,7 +92,7 @@ class BehaviorCloneTraining(TrainingRun):
     def run(self) -> list[EvalRecord]:
         config = self.config
         start_epoch = self.start(config.epochs, "--epochs")
-        eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
+        eval_envs = self.make_eval_envs()
         logger = RunLogger(self.log_dir, config.epochs, f"bc {config.env}", config.progress,
                            initial=start_epoch, unit="epoch")
         start_time = time.perf_counter()
@@ -105,11 +103,8 @@ class BehaviorCloneTraining(TrainingRun):
                     check_finite(metrics, self.where(0, epoch), self.save_dir)
                     stopping = self.stopping(epoch - 1, config.epochs)
                     if epoch % config.eval_every == 0 or epoch == config.epochs:
-                        episodes = run_episodes(eval_envs, self.model.actor_snapshot(), config.eval_episodes,
-                                                seed=config.seed + EVAL_SEED_OFFSET)
-                        record = EvalRecord(epoch, time.perf_counter() - start_time,
-                                            float(episodes.returns.mean()), float(episodes.returns.std()))
-                        self.eval_history.append(record)
+                        record = self.evaluate(eval_envs, self.model.actor_snapshot(), epoch,
+                                               time.perf_counter() - start_time)
                         metrics.update({"eval/return_mean": record.return_mean, "eval/return_std": record.return_std})
                     logger.scalars(epoch, metrics)
                     if stopping or epoch % config.eval_every == 0 or epoch == config.epochs:

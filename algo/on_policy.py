@@ -19,8 +19,8 @@ from algo.ppo import PPOConfig, PPOTrainer, compute_gae, next_state_values
 from common.config import option
 from common.envs import make_vec_env
 from common.logger import EvalRecord, RunLogger
-from common.rollout import EVAL_SEED_OFFSET, Rollout, RolloutCollector, run_episodes
-from common.training_run import StopRequested, TrainingRun, check_finite, report
+from common.rollout import Rollout, RolloutCollector
+from common.training_run import StopRequested, TrainingRun, check_finite
 from network_models.policy import ActorCritic
 
 
@@ -73,7 +73,7 @@ class OnPolicyTraining(TrainingRun):
         self.batch_size = config.rollout_steps * config.num_envs
         self.total_iterations = math.ceil(config.total_env_steps / self.batch_size)
         self.envs = make_vec_env(config.env, config.num_envs)
-        self.eval_envs = make_vec_env(config.env, min(config.eval_episodes, 16))
+        self.eval_envs = self.make_eval_envs()
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self) -> list[EvalRecord]:
@@ -109,7 +109,8 @@ class OnPolicyTraining(TrainingRun):
 
                     if env_steps >= next_eval or iteration == self.total_iterations - 1:
                         next_eval += config.eval_every
-                        record = self.evaluate(env_steps, time.perf_counter() - start_time)
+                        record = self.evaluate(self.eval_envs, self.model.actor_snapshot(), env_steps,
+                                               time.perf_counter() - start_time)
                         logger.scalars(env_steps, {"eval/return_mean": record.return_mean,
                                                    "eval/return_std": record.return_std})
                         logger.message(f"eval at {env_steps} env steps: true return "
@@ -159,20 +160,9 @@ class OnPolicyTraining(TrainingRun):
         metrics.update({f"losses/{name}": value for name, value in losses.items()})
         return metrics
 
-    def evaluate(self, env_steps: int, seconds: float) -> EvalRecord:
-        episodes = run_episodes(self.eval_envs, self.model.actor_snapshot(), self.config.eval_episodes,
-                                seed=self.config.seed + EVAL_SEED_OFFSET)
-        record = EvalRecord(env_steps, seconds, float(episodes.returns.mean()), float(episodes.returns.std()))
-        self.eval_history.append(record)
-        return record
-
     @staticmethod
     def _status(metrics: dict[str, float]) -> dict[str, float]:
         keys = {"charts/episode_return": "return", "losses/policy_loss": "pi_loss",
                 "losses/value_loss": "v_loss", "gail/discriminator_loss": "d_loss"}
         return {short: metrics[key] for key, short in keys.items() if key in metrics}
 
-
-def report_training(training: OnPolicyTraining) -> list[EvalRecord]:
-    """Run ``training``; print the final evaluation, or how to resume after SIGINT/SIGTERM."""
-    return report(training, training.run)

@@ -11,13 +11,17 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import gymnasium as gym
 import numpy as np
 
 from common.checkpoints import CheckpointStore
 from common.config import config_to_dict, flag_name, load_config_dict, save_config
 from common.errors import UsageError
 from common.files import check_writable_dir, ensure_writable_dir
+from common.envs import make_vec_env
 from common.logger import EvalRecord, read_evaluations, write_evaluations
+from common.rollout import EVAL_SEED_OFFSET, run_episodes
+from network_models.policy import NumpyActor
 
 
 class StopRequested(Exception):
@@ -123,6 +127,18 @@ class TrainingRun:
         progress = f"{env_steps} env steps" if self.step_unit == "env_steps" else f"epoch {iteration}"
         return (f"stopped at {progress}; checkpoint saved in {self.save_dir}. "
                 f"Resume with the same command plus --resume.")
+
+    def make_eval_envs(self) -> gym.vector.VectorEnv:
+        """A separate set of envs for evaluation, so it never disturbs the training envs' episodes."""
+        return make_vec_env(self.config.env, min(self.config.eval_episodes, 16))
+
+    def evaluate(self, eval_envs: gym.vector.VectorEnv, actor: NumpyActor, step: int, seconds: float) -> EvalRecord:
+        """Deterministic true return over ``eval_episodes`` fixed episodes; recorded in the history."""
+        episodes = run_episodes(eval_envs, actor, self.config.eval_episodes,
+                                seed=self.config.seed + EVAL_SEED_OFFSET)
+        record = EvalRecord(step, seconds, float(episodes.returns.mean()), float(episodes.returns.std()))
+        self.eval_history.append(record)
+        return record
 
     def write_evaluations(self) -> None:
         write_evaluations(self.log_dir, self.config, self.step_unit, self.eval_history,
