@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR := runs/demo
 
-.PHONY: setup demo test bench bench-quick expert clean
+.PHONY: setup demo test bench bench-quick expert experts paper paper-quick clean
 
 setup: $(STAMP)
 
@@ -39,9 +39,19 @@ bench-quick: $(STAMP)
 
 # Regenerate the shipped expert (trained_models/ppo/CartPole-v1) and its 10 demonstrations.
 expert: $(STAMP)
-	rm -rf trained_models/ppo/CartPole-v1 log/train/ppo/CartPole-v1/seed0
-	$(PY) run_ppo.py --seed 0 --checkpoint-every 100000000
-	$(PY) sample_trajectory.py --episodes 10 --force
+	$(PY) experiments/paper.py experts --envs CartPole-v1 --force
+
+# PPO experts for Acrobot-v1, MountainCar-v0 and Pendulum-v1 (CartPole's is `make expert`) and
+# their 10 demonstrations in trajectory/<env>; flags in experiments/paper.py.
+experts: $(STAMP)
+	$(PY) experiments/paper.py experts --envs Acrobot-v1,MountainCar-v0,Pendulum-v1 --force
+
+# The GAIL paper's classic-control experiment: table and figure in experiments/results/.
+paper: $(STAMP)
+	$(PY) experiments/paper.py run
+
+paper-quick: $(STAMP)
+	$(PY) experiments/paper.py run --quick
 
 clean:
 	rm -rf runs log .pytest_cache

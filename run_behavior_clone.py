@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
     demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
-    model = build_actor_critic(spec, config.hidden_sizes, config.seed)
+    model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
+    if model.normalizer is not None:
+        model.normalizer.update(demos.observations)
     training = BehaviorCloneTraining(config, model, demos)
     print(f"cloning {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs) from {config.demo_dir}")
     report(training, training.run)

@@ -19,7 +19,7 @@ from common.envs import probe_env_spec
 from common.errors import UsageError, cli_main
 from common.seeding import seed_everything
 from common.training_run import report
-from network_models.factory import build_actor_critic, build_discriminator
+from network_models.factory import build_actor_critic, build_discriminator, discriminator_normalizer
 
 
 @dataclasses.dataclass
@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
     demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
-    model = build_actor_critic(spec, config.hidden_sizes, config.seed)
-    discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed,
-                                        demos.observations if config.disc_standardize else None)
+    model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
+    if model.normalizer is not None:
+        model.normalizer.update(demos.observations)  # the running statistics start from the expert's
+    normalizer = discriminator_normalizer(model, demos.observations, config.disc_standardize)
+    discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed, normalizer)
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
                                           int(demos.episode_terminated.sum()), config, config.gamma)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",

@@ -20,7 +20,8 @@ from network_models.factory import build_actor_critic
 def main(argv: list[str] | None = None) -> None:
     config = parse_config(OnPolicyRunConfig, __doc__, argv)
     seed_everything(config.seed)
-    model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed)
+    model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed,
+                               config.normalize_observations)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
     report(training, training.run)
 

@@ -15,17 +15,17 @@ from common.config import option
 from common.demonstrations import Demonstrations
 from common.logger import EvalRecord, RunLogger
 from common.training_run import StopRequested, TrainingRun, check_finite
+from network_models.factory import PolicyNetworkConfig
 from network_models.policy import ActorCritic
 
 
 @dataclasses.dataclass
-class BehaviorCloneConfig:
+class BehaviorCloneConfig(PolicyNetworkConfig):
     learning_rate: float = option(1e-3, "Adam learning rate", "positive")
     epochs: int = option(200, "passes over the demonstrations", "positive")
     minibatch_size: int = option(256, "expert pairs per gradient step", "positive")
     entropy_coef: float = option(1e-3, "entropy bonus weight (keeps the policy from collapsing early)",
                                  "non_negative")
-    hidden_sizes: tuple = option((64, 64), "hidden layer widths of the policy net", "all_positive")
 
 
 def behavior_clone_loss(logp_expert_actions: tf.Tensor, entropy: tf.Tensor, entropy_coef: float) -> tf.Tensor:
@@ -58,7 +58,7 @@ class BehaviorCloneTrainer:
         for indices in minibatch_indices:
             actions = tf.gather(expert_actions, indices)
             with tf.GradientTape() as tape:
-                params = self.model.policy_net(tf.gather(expert_obs, indices))
+                params = self.model.head_params(tf.gather(expert_obs, indices))
                 entropy = self.model.head.entropy(params)
                 loss = behavior_clone_loss(self.model.head.log_prob(params, actions), entropy,
                                            self.config.entropy_coef)

@@ -37,7 +37,8 @@ class DiscriminatorConfig:
     disc_hidden_sizes: tuple = option((64, 64, 64), "hidden tanh layer widths of the discriminator",
                                       "all_positive")
     disc_standardize: bool = option(True, "standardise the discriminator's observations by the expert "
-                                    "data's mean and std")
+                                    "data's fixed mean and std (with --normalize-observations D uses "
+                                    "the policy's normaliser instead)")
     disc_learning_rate: float = option(1e-3, "Adam learning rate of the discriminator", "positive")
     disc_anneal_lr: bool = option(True, "decay the discriminator's learning rate linearly to 0 with the "
                                   "policy's, so the learned reward settles once imitation is reached")

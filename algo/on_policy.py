@@ -158,6 +158,9 @@ class OnPolicyTraining(TrainingRun):
         losses = self.trainer.update(observations, actions, policy_logp_old.numpy(),
                                      advantages.reshape(-1), returns.reshape(-1), self.rng)
         metrics.update({f"losses/{name}": value for name, value in losses.items()})
+        # After the update, so the rollout was acted on, scored and learned from with one set of statistics.
+        if self.model.normalizer is not None:
+            self.model.normalizer.update(observations)
         return metrics
 
     @staticmethod

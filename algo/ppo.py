@@ -16,11 +16,12 @@ import tensorflow as tf
 from algo.batching import named_metrics, shuffled_minibatch_indices
 from common.config import option
 from common.errors import UsageError
+from network_models.factory import PolicyNetworkConfig
 from network_models.policy import ActorCritic
 
 
 @dataclasses.dataclass
-class PPOConfig:
+class PPOConfig(PolicyNetworkConfig):
     """PPO hyperparameters, shared by run_ppo.py and run_gail.py (the GAIL generator)."""
 
     learning_rate: float = option(1e-3, "Adam learning rate of the policy and value nets", "positive")
@@ -38,8 +39,6 @@ class PPOConfig:
     max_grad_norm: float = option(10.0, "global gradient-norm clip (policy and value gradients together, "
                                   "so a tight clip lets value errors starve the policy)", "positive")
     normalize_advantages: bool = option(True, "normalise advantages per minibatch")
-    hidden_sizes: tuple = option((64, 64), "hidden layer widths of the policy and value nets",
-                                 "all_positive")
 
     def validate_batch(self, num_envs: int) -> None:
         batch_size = self.rollout_steps * num_envs

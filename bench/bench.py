@@ -43,6 +43,10 @@ TASKS = {  # name -> (script, flags, flags added by --quick)
     "gail_no_absorbing": ("run_gail.py", RL_FLAGS + ["--no-absorbing"], RL_QUICK_FLAGS),
     "gail_neg_log_1m_d": ("run_gail.py", RL_FLAGS + ["--reward", "neg_log_1m_d", "--no-absorbing"],
                           RL_QUICK_FLAGS),
+    # Not run by default either: whether observation normalisation would help CartPole.
+    "ppo_normalized": ("run_ppo.py", RL_FLAGS + ["--normalize-observations"], RL_QUICK_FLAGS),
+    "gail_normalized": ("run_gail.py", RL_FLAGS + ["--num-demos", "10", "--normalize-observations"],
+                        RL_QUICK_FLAGS),
 }
 DEFAULT_TASKS = ("ppo", "gail_10_demos", "gail_1_demo", "bc_10_demos", "bc_1_demo")
 

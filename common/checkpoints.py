@@ -134,12 +134,16 @@ def load_actor_critic(model_dir: str | Path, env_id: str | None = None) -> tuple
             and all(type(size) is int and size > 0 for size in hidden_sizes)):
         raise UsageError(f"{model_dir / 'config.json'}: \"hidden_sizes\" is missing or not a list of "
                          "positive integers")
+    normalize_observations = saved_config["normalize_observations"]
+    if not isinstance(normalize_observations, bool):
+        raise UsageError(f"{model_dir / 'config.json'}: \"normalize_observations\" is not true or false")
     if env_id is not None and saved_env != env_id:
         raise UsageError(f"--model-dir {model_dir}: policy was trained on {saved_env}, but --env is {env_id}")
     latest = latest_checkpoint(model_dir)
     if latest is None:
         raise UsageError(f"--model-dir {model_dir}: no checkpoint in this directory")
-    model = build_actor_critic(probe_env_spec(saved_env), tuple(hidden_sizes), seed=0)
+    model = build_actor_critic(probe_env_spec(saved_env), tuple(hidden_sizes), seed=0,
+                               normalize_observations=normalize_observations)
     try:
         tf.train.Checkpoint(policy=model).read(latest).expect_partial().assert_existing_objects_matched()
     except RESTORE_ERRORS as error:

@@ -135,6 +135,10 @@ def save_config(config: Any, directory: str | Path) -> Path:
     return path
 
 
+# Flags added after the first runs were saved; a config.json without one was run at this value.
+LATER_FLAG_DEFAULTS = {"normalize_observations": False}
+
+
 def load_config_dict(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "config.json"
     if not path.is_file():
@@ -145,4 +149,4 @@ def load_config_dict(directory: str | Path) -> dict[str, Any]:
         raise UsageError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(saved, dict):
         raise UsageError(f"{path}: expected a JSON object of flag values")
-    return saved
+    return {**LATER_FLAG_DEFAULTS, **saved}

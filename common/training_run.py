@@ -44,8 +44,8 @@ class TrainingRun:
 
     # Flags that fix the shape of the networks or of the batch, or GAIL's learned reward:
     # a resume must keep them.
-    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "disc_hidden_sizes",
-                          "disc_standardize", "reward", "absorbing", "num_demos")
+    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "normalize_observations",
+                          "disc_hidden_sizes", "disc_standardize", "reward", "absorbing", "num_demos")
 
     def __init__(self, config: Any, step_unit: str, **trackables: Any) -> None:
         self.config = config

@@ -7,34 +7,30 @@ judge *ending* an episode, which the expert may never do.
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from network_models.heads import CategoricalHead, GaussianHead
 from network_models.mlp import TanhMLP
+from network_models.normalizer import ObservationNormalizer
 
 
 class Discriminator(tf.Module):
     """Three hidden tanh layers by default, one logit out; D is its sigmoid.
 
-    Observations are standardised with fixed statistics (those of the expert data, see
-    network_models.factory) and clipped to +-10: on CartPole the expert's pole angle spreads over
-    ~0.006 rad, far below the scale a tanh layer resolves, yet it is what tells a drifting policy
-    from the expert.
+    Observations pass through ``normalizer`` (see network_models.factory): the policy's own when
+    the policy normalises observations, else one fixed to the expert data's mean and std. On
+    CartPole the expert's pole angle spreads over ~0.006 rad, far below the scale a tanh layer
+    resolves, yet it is what tells a drifting policy from the expert.
     """
 
     def __init__(self, observation_dim: int, head: CategoricalHead | GaussianHead, hidden_sizes: tuple[int, ...],
-                 seed: int, observation_mean: np.ndarray | None = None,
-                 observation_std: np.ndarray | None = None) -> None:
+                 seed: int, normalizer: ObservationNormalizer) -> None:
         super().__init__(name="discriminator")
         # Only the head's encoding, not the head: a Gaussian head's log std belongs to the policy
         # and must not become one of D's trainable variables.
         self.encode_actions = head.encode_actions
         self.input_dim = observation_dim + head.encoding_size + 1
-        mean = np.zeros(observation_dim) if observation_mean is None else observation_mean
-        std = np.ones(observation_dim) if observation_std is None else observation_std
-        self.observation_mean = tf.Variable(np.asarray(mean, np.float32), trainable=False, name="observation_mean")
-        self.observation_std = tf.Variable(np.asarray(std, np.float32), trainable=False, name="observation_std")
+        self.normalizer = normalizer
         self.net = TanhMLP(self.input_dim, hidden_sizes, 1, 1.0, seed, "discriminator")
 
     def __call__(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
@@ -43,10 +39,8 @@ class Discriminator(tf.Module):
 
     def inputs(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """The network's input [B, input_dim] for real pairs (standardised, encoded, flag 0)."""
-        standardised = tf.clip_by_value((observations - self.observation_mean) / self.observation_std,
-                                        -10.0, 10.0)
         not_absorbing = tf.zeros_like(observations[:, :1])
-        return tf.concat([standardised, self.encode_actions(actions), not_absorbing], axis=-1)
+        return tf.concat([self.normalizer(observations), self.encode_actions(actions), not_absorbing], axis=-1)
 
     def logits(self, inputs: tf.Tensor) -> tf.Tensor:
         """Logits [B] for network inputs [B, input_dim]."""

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from common.config import option
 from common.envs import EnvSpec
 from network_models.discriminator import Discriminator
 from network_models.heads import CategoricalHead, GaussianHead
+from network_models.normalizer import ObservationNormalizer
 from network_models.policy import ActorCritic
+
+
+@dataclasses.dataclass
+class PolicyNetworkConfig:
+    """The policy network's shape, shared by every script that trains one."""
+
+    hidden_sizes: tuple = option((64, 64), "hidden layer widths of the policy and value nets", "all_positive")
+    normalize_observations: bool = option(False, "normalise observations by a running mean and std, saved with "
+                                          "the policy (GAIL: shared with the discriminator, started from "
+                                          "the demonstrations; BC: fitted to them)")
 
 
 def make_head(spec: EnvSpec) -> CategoricalHead | GaussianHead:
@@ -17,16 +31,30 @@ def make_head(spec: EnvSpec) -> CategoricalHead | GaussianHead:
     return GaussianHead(spec.action_space.low, spec.action_space.high)
 
 
-def build_actor_critic(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int) -> ActorCritic:
-    return ActorCritic(spec.observation_shape[0], make_head(spec), tuple(hidden_sizes), seed)
+def build_actor_critic(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int,
+                       normalize_observations: bool = False) -> ActorCritic:
+    observation_dim = spec.observation_shape[0]
+    normalizer = ObservationNormalizer(observation_dim) if normalize_observations else None
+    return ActorCritic(observation_dim, make_head(spec), tuple(hidden_sizes), seed, normalizer)
+
+
+def discriminator_normalizer(policy: ActorCritic, expert_observations: np.ndarray,
+                             standardize: bool) -> ObservationNormalizer:
+    """What D normalises observations with: the policy's own normaliser when it has one, so both
+    networks see identical inputs; otherwise one fixed to the expert data's mean and std
+    (``standardize``), or the untouched one (mean 0, std 1)."""
+    if policy.normalizer is not None:
+        return policy.normalizer
+    normalizer = ObservationNormalizer(expert_observations.shape[1], name="expert_normalizer")
+    if standardize:
+        normalizer.update(expert_observations)
+    return normalizer
 
 
 def build_discriminator(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int,
-                        expert_observations: np.ndarray | None = None) -> Discriminator:
-    """With ``expert_observations`` [N, obs_dim], D standardises its inputs by their mean and std."""
-    mean = std = None
-    if expert_observations is not None:
-        mean = expert_observations.mean(axis=0)
-        std = expert_observations.std(axis=0) + 1e-6  # a constant feature must not divide by zero
+                        normalizer: ObservationNormalizer | None = None) -> Discriminator:
+    """D over ``spec``'s observations and actions; without ``normalizer``, an untouched one."""
+    observation_dim = spec.observation_shape[0]
+    normalizer = ObservationNormalizer(observation_dim) if normalizer is None else normalizer
     # seed + 7: initialise D differently from the policy built from the same --seed.
-    return Discriminator(spec.observation_shape[0], make_head(spec), tuple(hidden_sizes), seed + 7, mean, std)
+    return Discriminator(observation_dim, make_head(spec), tuple(hidden_sizes), seed + 7, normalizer)

@@ -8,15 +8,21 @@ import tensorflow as tf
 
 from network_models.heads import CategoricalHead, FrozenGaussian, GaussianHead
 from network_models.mlp import NumpyWeights, TanhMLP, numpy_mlp_forward
+from network_models.normalizer import ObservationNormalizer, normalize_numpy
 
 
 class ActorCritic(tf.Module):
-    """pi(a|s) through ``head`` and V(s). Observations are flat float32 vectors [B, obs_dim]."""
+    """pi(a|s) through ``head`` and V(s). Observations are flat float32 vectors [B, obs_dim].
+
+    With a ``normalizer`` both nets read normalised observations; the normalizer is part of this
+    module, so it is saved and restored with the policy.
+    """
 
     def __init__(self, observation_dim: int, head: CategoricalHead | GaussianHead, hidden_sizes: tuple[int, ...],
-                 seed: int) -> None:
+                 seed: int, normalizer: ObservationNormalizer | None = None) -> None:
         super().__init__(name="actor_critic")
         self.head = head
+        self.normalizer = normalizer
         # Small output gain keeps the initial policy near uniform (CleanRL's choice).
         self.policy_net = TanhMLP(observation_dim, hidden_sizes, head.param_size, 0.01, seed, "policy")
         # Its own seed range, so the value net never starts as a copy of the policy net's layers.
@@ -24,10 +30,18 @@ class ActorCritic(tf.Module):
 
     def __call__(self, observations: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns (head parameters [B, param_size], values [B])."""
-        return self.policy_net(observations), self.values(observations)
+        inputs = self.network_inputs(observations)
+        return self.policy_net(inputs), tf.squeeze(self.value_net(inputs), axis=-1)
+
+    def network_inputs(self, observations: tf.Tensor) -> tf.Tensor:
+        return observations if self.normalizer is None else self.normalizer(observations)
+
+    def head_params(self, observations: tf.Tensor) -> tf.Tensor:
+        """The action head's parameters [B, param_size] (the policy half alone)."""
+        return self.policy_net(self.network_inputs(observations))
 
     def values(self, observations: tf.Tensor) -> tf.Tensor:
-        return tf.squeeze(self.value_net(observations), axis=-1)
+        return tf.squeeze(self.value_net(self.network_inputs(observations)), axis=-1)
 
     @property
     def policy_variables(self) -> tuple[tf.Variable, ...]:
@@ -35,19 +49,25 @@ class ActorCritic(tf.Module):
         return self.policy_net.trainable_variables + self.head.trainable_variables
 
     def actor_snapshot(self) -> "NumpyActor":
-        return NumpyActor(self.policy_net.numpy_weights(), self.head.frozen())
+        normalizer_stats = None if self.normalizer is None else self.normalizer.numpy_stats()
+        return NumpyActor(self.policy_net.numpy_weights(), self.head.frozen(), normalizer_stats)
 
 
 class NumpyActor:
-    """A frozen numpy copy of the policy, used to act in rollouts and evaluations."""
+    """A frozen numpy copy of the policy (and of its observation normaliser's statistics), used to
+    act in rollouts and evaluations."""
 
-    def __init__(self, policy_weights: NumpyWeights, head: CategoricalHead | FrozenGaussian) -> None:
+    def __init__(self, policy_weights: NumpyWeights, head: CategoricalHead | FrozenGaussian,
+                 normalizer_stats: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.policy_weights = policy_weights
         self.head = head
+        self.normalizer_stats = normalizer_stats
 
     def act(self, observations: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Sample actions for a batch of observations; ``rng=None`` takes the most likely action.
         These are the actions PPO learns from; step the env with ``to_env`` of them."""
+        if self.normalizer_stats is not None:
+            observations = normalize_numpy(observations, *self.normalizer_stats)
         params = numpy_mlp_forward(self.policy_weights, observations)
         return self.head.mode(params) if rng is None else self.head.sample(params, rng)
 

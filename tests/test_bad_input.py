@@ -400,11 +400,11 @@ EXPERT_SHAPE = ["--num-envs", "8", "--rollout-steps", "32", "--hidden-sizes", "6
 EXPERT_CHECKPOINT = Path(tf.train.latest_checkpoint(str(SHIPPED_EXPERT))).name
 
 
-def resume_with_other_shape(flag: str, value: str) -> Callable[[Path], Case]:
+def resume_with_other_shape(flag: str, *value: str) -> Callable[[Path], Case]:
     """--resume of the expert's run with a network or batch shape flag changed: the flag is named."""
     def setup(tmp_path: Path) -> Case:
         copy_expert(tmp_path, "save")
-        return Case("ppo", training_argv("ppo", tmp_path) + ["--resume", *EXPERT_SHAPE, flag, value], (flag,))
+        return Case("ppo", training_argv("ppo", tmp_path) + ["--resume", *EXPERT_SHAPE, flag, *value], (flag,))
     return setup
 
 
@@ -435,6 +435,7 @@ STATE_CASES: dict[str, Callable[[Path], Case]] = {
     "ppo-resume-other-architecture": resume_with_other_shape("--hidden-sizes", "32,32"),
     "ppo-resume-other-num-envs": resume_with_other_shape("--num-envs", "4"),
     "ppo-resume-other-rollout-steps": resume_with_other_shape("--rollout-steps", "16"),
+    "ppo-resume-other-normalization": resume_with_other_shape("--normalize-observations"),
     "ppo-resume-truncated-data-file": unusable_checkpoint(
         checkpoint_file(".data-00000-of-00001", lambda d: d[: len(d) // 2]),
         ["--resume", *EXPERT_SHAPE], EXPERT_CHECKPOINT),

@@ -1,0 +1,376 @@
+"""The GAIL paper's classic-control experiment: GAIL against behavioural cloning, by the number of
+expert trajectories, on CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
+
+    python experiments/paper.py experts          # PPO experts -> trajectory/<env> (make experts)
+    python experiments/paper.py run              # GAIL and BC, 1/4/7/10 trajectories x 3 seeds (make paper)
+    python experiments/paper.py run --quick      # tiny budgets, 1 seed, 1 and 10 trajectories (CI smoke)
+    python experiments/paper.py variants         # GAIL's reward variants x absorbing state on Acrobot-v1
+
+``run`` calls run_gail.py and run_behavior_clone.py, each run a fresh process with the flags in
+SETTINGS below, and writes to --out: results.json (every run), results.md (the table) and
+paper.png (normalised true return, 0 = uniformly random policy, 1 = the expert's demonstrations,
+mean and std over seeds). A run whose result.json exists with the same command is reused, so an
+interrupted experiment continues where it stopped; --fresh runs everything again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from common.errors import UsageError, cli_main  # noqa: E402
+from common.files import atomic_write_bytes  # noqa: E402
+
+NUM_TRAJECTORIES = (1, 4, 7, 10)
+QUICK_NUM_TRAJECTORIES = (1, 10)
+NUM_DEMOS_SHIPPED = 10
+RANDOM_EPISODES = 100
+# The score is the final evaluation's mean over 100 deterministic episodes: with 20, a single
+# Acrobot episode in which the policy never swings up moves a run's score by 0.05.
+EVAL_EPISODES = "100"
+GAIL_EVAL_EVERY = "25000"  # env steps; with 100 episodes an evaluation costs ~1 s on CartPole
+QUICK_GAIL_FLAGS = ("--total-env-steps", "2048", "--eval-every", "1024", "--eval-episodes", "2")
+QUICK_BC_FLAGS = ("--epochs", "4", "--eval-every", "2", "--eval-episodes", "2")
+
+# MountainCar's reward only arrives at the flag: PPO finds it with normalised observations, an
+# entropy bonus and a longer GAE horizon. Pendulum needs a short horizon (gamma 0.9) and larger
+# batches with fewer, smaller steps per batch (rl-baselines3-zoo's choice).
+MOUNTAIN_CAR_PPO = ("--normalize-observations", "--entropy-coef", "0.01", "--gae-lambda", "0.98",
+                    "--num-envs", "16", "--rollout-steps", "16")
+PENDULUM_PPO = ("--normalize-observations", "--gamma", "0.9", "--rollout-steps", "256", "--num-epochs", "10",
+                "--minibatch-size", "64")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSetting:
+    """Flags for one env; everything not named here is the scripts' default."""
+
+    env: str
+    expert_flags: tuple[str, ...]  # run_ppo.py, seed 0
+    gail_flags: tuple[str, ...]    # run_gail.py
+    bc_flags: tuple[str, ...]      # run_behavior_clone.py
+    demo_flags: tuple[str, ...] = ()  # sample_trajectory.py
+
+
+SETTINGS = {
+    setting.env: setting for setting in (
+        EnvSetting("CartPole-v1", expert_flags=(), gail_flags=(), bc_flags=()),
+        # 200k env steps: at 100k and 150k some seeds ended at 0.92-0.94 (see the README).
+        EnvSetting("Acrobot-v1", expert_flags=(), gail_flags=("--total-env-steps", "200000"), bc_flags=()),
+        EnvSetting("MountainCar-v0", expert_flags=MOUNTAIN_CAR_PPO + ("--total-env-steps", "300000"),
+                   gail_flags=MOUNTAIN_CAR_PPO + ("--total-env-steps", "300000"),
+                   bc_flags=("--normalize-observations",)),
+        # Stochastic demonstrations: the expert's deterministic actions lie on a curve a = mu(s) that
+        # D tells apart from any sampled action, so its reward would only say "stop exploring".
+        EnvSetting("Pendulum-v1", expert_flags=PENDULUM_PPO + ("--total-env-steps", "200000"),
+                   gail_flags=PENDULUM_PPO + ("--total-env-steps", "400000"),
+                   bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
+    )
+}
+
+
+# --- experts ------------------------------------------------------------------------------------
+
+def expert_commands(setting: EnvSetting) -> list[list[str]]:
+    env = setting.env
+    return [
+        ["run_ppo.py", "--env", env, "--seed", "0", *setting.expert_flags, "--checkpoint-every", "100000000",
+         "--save-dir", f"trained_models/ppo/{env}", "--log-dir", f"log/train/ppo/{env}/seed0"],
+        ["sample_trajectory.py", "--env", env, "--episodes", str(NUM_DEMOS_SHIPPED), *setting.demo_flags, "--force"],
+    ]
+
+
+def train_experts(envs: list[str], force: bool) -> None:
+    for env in envs:
+        model_dir = REPO_ROOT / "trained_models" / "ppo" / env
+        if model_dir.exists() and not force:
+            print(f"{model_dir.relative_to(REPO_ROOT)} exists: kept (--force retrains it)")
+            continue
+        shutil.rmtree(model_dir, ignore_errors=True)
+        shutil.rmtree(REPO_ROOT / "log" / "train" / "ppo" / env / "seed0", ignore_errors=True)
+        for command in expert_commands(SETTINGS[env]):
+            subprocess.run([sys.executable, *command], cwd=REPO_ROOT, check=True)
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    env: str
+    algo: str  # "gail" or "bc"
+    num_trajectories: int
+    seed: int
+    variant: tuple[str, ...] = ()  # run_gail.py flags added on top of SETTINGS (the reward study)
+
+    @property
+    def label(self) -> str:
+        """"gail", "bc", or the variant's flags, e.g. "--reward logit --no-absorbing"."""
+        return " ".join(self.variant) if self.variant else self.algo
+
+    def directory(self, out: Path) -> Path:
+        name = "_".join([self.algo, *(flag.lstrip("-") for flag in self.variant)])
+        return out / "runs" / self.env / name / f"n{self.num_trajectories}_seed{self.seed}"
+
+    def command(self, out: Path, quick: bool) -> list[str]:
+        setting = SETTINGS[self.env]
+        run_dir = self.directory(out)
+        script, flags, quick_flags = (
+            ("run_gail.py", ("--eval-every", GAIL_EVAL_EVERY, *setting.gail_flags), QUICK_GAIL_FLAGS)
+            if self.algo == "gail" else ("run_behavior_clone.py", setting.bc_flags, QUICK_BC_FLAGS))
+        return [script, "--env", self.env, "--seed", str(self.seed), "--num-demos", str(self.num_trajectories),
+                "--demo-dir", f"trajectory/{self.env}", "--eval-episodes", EVAL_EPISODES, *flags, *self.variant,
+                *(quick_flags if quick else ()), "--no-progress",
+                "--save-dir", str(run_dir / "model"), "--log-dir", str(run_dir / "log")]
+
+
+def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
+    """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
+    run_dir = spec.directory(out)
+    command = spec.command(out, quick)
+    result_file = run_dir / "result.json"
+    if not fresh and result_file.is_file():
+        previous = json.loads(result_file.read_text())
+        if previous.get("command") == command:
+            return {**previous, "reused": True}
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    start = time.perf_counter()
+    with open(run_dir / "output.txt", "w") as output:
+        finished = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, stdout=output,
+                                  stderr=subprocess.STDOUT)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {finished.returncode}; "
+                           f"see {run_dir / 'output.txt'}")
+    evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
+    result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
+              "final_return_std": evaluations[-1]["return_std"],
+              "wall_seconds": round(time.perf_counter() - start, 1), "command": command}
+    atomic_write_bytes(result_file, json.dumps(result, indent=1).encode())
+    return {**result, "reused": False}
+
+
+# --- reference returns --------------------------------------------------------------------------
+
+def reference_returns(env: str) -> dict[str, float]:
+    """The two ends of the normalised scale: the demonstrations' mean return (1) and a uniformly
+    random policy's over RANDOM_EPISODES evaluation episodes (0)."""
+    # Imported here: they load TensorFlow, which --help and flag errors need not wait for.
+    from common.demonstrations import load_demonstrations
+    from common.envs import make_vec_env, probe_env_spec
+    from common.rollout import EVAL_SEED_OFFSET, run_episodes
+    from network_models.policy import RandomActor
+
+    spec = probe_env_spec(env)
+    demos = load_demonstrations(REPO_ROOT / "trajectory" / env, spec)
+    if demos.num_episodes < max(NUM_TRAJECTORIES):
+        raise UsageError(f"trajectory/{env}: {demos.num_episodes} demonstrations, need {max(NUM_TRAJECTORIES)} "
+                         "(python experiments/paper.py experts)")
+    envs = make_vec_env(env, 10)
+    random_returns = run_episodes(envs, RandomActor(spec.action_space, seed=0), RANDOM_EPISODES,
+                                  EVAL_SEED_OFFSET).returns
+    envs.close()
+    return {"expert": float(demos.episode_returns.mean()), "random": float(random_returns.mean())}
+
+
+def normalised(value: float, reference: dict[str, float]) -> float:
+    return (value - reference["random"]) / (reference["expert"] - reference["random"])
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+def summarise(results: list[dict], references: dict[str, dict[str, float]]) -> list[dict]:
+    """One row per env, algo and number of trajectories: normalised mean, std and worst seed."""
+    rows = []
+    keys = sorted({(r["env"], r["algo"], r["num_trajectories"]) for r in results},
+                  key=lambda key: (list(SETTINGS).index(key[0]), key[1], key[2]))
+    for env, algo, num in keys:
+        returns = np.array([r["final_return"] for r in results
+                            if (r["env"], r["algo"], r["num_trajectories"]) == (env, algo, num)])
+        scores = np.array([normalised(value, references[env]) for value in returns])
+        rows.append({"env": env, "algo": algo, "num_trajectories": num, "seeds": len(scores),
+                     "normalised_mean": float(scores.mean()), "normalised_std": float(scores.std()),
+                     "normalised_worst": float(scores.min()), "return_mean": float(returns.mean())})
+    return rows
+
+
+def markdown_table(rows: list[dict], references: dict[str, dict[str, float]]) -> str:
+    lines = ["| env | expert / random return | trajectories | GAIL normalised (worst seed) | GAIL return "
+             "| BC normalised (worst seed) | BC return |", "|---|---|---|---|---|---|---|"]
+    by_key = {(row["env"], row["algo"], row["num_trajectories"]): row for row in rows}
+    for env, num in sorted({(row["env"], row["num_trajectories"]) for row in rows},
+                           key=lambda key: (list(SETTINGS).index(key[0]), key[1])):
+        cells = [env, f"{references[env]['expert']:.1f} / {references[env]['random']:.1f}", str(num)]
+        for algo in ("gail", "bc"):
+            row = by_key.get((env, algo, num))
+            cells += (["-", "-"] if row is None else
+                      [f"{row['normalised_mean']:.2f} ± {row['normalised_std']:.2f} ({row['normalised_worst']:.2f})",
+                       f"{row['return_mean']:.1f}"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    envs = [env for env in SETTINGS if any(row["env"] == env for row in rows)]
+    figure, axes = plt.subplots(1, len(envs), figsize=(3.6 * len(envs), 3.2), squeeze=False)
+    for axis, env in zip(axes[0], envs):
+        for algo, label, marker in (("gail", "GAIL", "o"), ("bc", "BC", "s")):
+            series = sorted((row for row in rows if row["env"] == env and row["algo"] == algo),
+                            key=lambda row: row["num_trajectories"])
+            axis.errorbar([row["num_trajectories"] for row in series], [row["normalised_mean"] for row in series],
+                          yerr=[row["normalised_std"] for row in series], marker=marker, capsize=3, label=label)
+        axis.axhline(1.0, color="gray", linestyle="--", linewidth=0.8)
+        axis.axhline(0.0, color="gray", linestyle=":", linewidth=0.8)
+        axis.set_title(env)
+        axis.set_xlabel("expert trajectories")
+        axis.set_xticks(sorted({row["num_trajectories"] for row in rows}))
+    axes[0][0].set_ylabel("normalised return (expert = 1)")
+    axes[0][0].legend(loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def execute_all(specs: list[RunSpec], args: argparse.Namespace,
+                references: dict[str, dict[str, float]]) -> tuple[list[dict], dict]:
+    """Every run, --workers at a time, reporting each as it ends; returns the results (sorted)
+    and the timing record."""
+    start = time.perf_counter()
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(execute, spec, Path(args.out), args.quick, args.fresh) for spec in specs]
+        for future in concurrent.futures.as_completed(futures):
+            result = future.result()
+            results.append(result)
+            score = normalised(result["final_return"], references[result["env"]])
+            timing = "reused" if result["reused"] else f"{result['wall_seconds']:.0f} s"
+            print(f"[{len(results)}/{len(specs)}] {result['env']} {result['label']} n={result['num_trajectories']} "
+                  f"seed {result['seed']}: return {result['final_return']:.1f} (normalised {score:.2f}, {timing})",
+                  flush=True)
+    wall_seconds = time.perf_counter() - start
+    results.sort(key=lambda r: (r["env"], r["label"], r["num_trajectories"], r["seed"]))
+    timing = {"command": " ".join(sys.argv), "workers": args.workers, "quick": args.quick,
+              "wall_seconds": round(wall_seconds, 1), "reused_runs": sum(result["reused"] for result in results),
+              "run_seconds_total": round(sum(result["wall_seconds"] for result in results), 1)}
+    print(f"{len(results)} runs ({timing['reused_runs']} reused) in {wall_seconds / 60:.1f} min with "
+          f"{args.workers} workers; the runs themselves took {timing['run_seconds_total'] / 60:.1f} min in all")
+    return results, timing
+
+
+def run_experiment(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    envs = parse_envs(args.envs)
+    trajectory_counts = QUICK_NUM_TRAJECTORIES if args.quick else NUM_TRAJECTORIES
+    seeds = range(1 if args.quick else args.seeds)
+    references = {env: reference_returns(env) for env in envs}
+    specs = [RunSpec(env, algo, num, seed) for env in envs for num in trajectory_counts for seed in seeds
+             for algo in ("gail", "bc")]
+    results, timing = execute_all(specs, args, references)
+    rows = summarise(results, references)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {**timing, "references": references, "rows": rows, "runs": results}
+    atomic_write_bytes(out / "results.json", json.dumps(summary, indent=1).encode())
+    atomic_write_bytes(out / "results.md", markdown_table(rows, references).encode())
+    plot(rows, out / "paper.png")
+    print(markdown_table(rows, references))
+    print(f"wrote {out}/results.md, results.json and paper.png")
+
+
+def reward_variants() -> list[tuple[str, ...]]:
+    return [("--reward", reward, *(() if absorbing else ("--no-absorbing",)))
+            for reward in ("log_d", "neg_log_1m_d", "logit") for absorbing in (True, False)]
+
+
+def run_variants(args: argparse.Namespace) -> None:
+    """GAIL's learned-reward variants, with and without the absorbing state, on one env."""
+    out = Path(args.out)
+    env = parse_envs(args.env)[0]
+    references = {env: reference_returns(env)}
+    seeds = range(1 if args.quick else args.seeds)
+    specs = [RunSpec(env, "gail", args.num_trajectories, seed, variant)
+             for variant in reward_variants() for seed in seeds]
+    results, timing = execute_all(specs, args, references)
+    lines = [f"GAIL on {env}, expert trajectories: {args.num_trajectories}, seeds 0-{len(seeds) - 1}; "
+             f"normalised true return (expert {references[env]['expert']:.1f} = 1, "
+             f"random {references[env]['random']:.1f} = 0)", "",
+             "| run_gail.py flags | normalised (worst seed) | returns by seed |", "|---|---|---|"]
+    for variant in reward_variants():
+        label = " ".join(variant)
+        returns = [r["final_return"] for r in results if r["label"] == label]
+        scores = np.array([normalised(value, references[env]) for value in returns])
+        lines.append(f"| `{label}` | {scores.mean():.2f} ± {scores.std():.2f} ({scores.min():.2f}) | "
+                     f"{', '.join(f'{value:.1f}' for value in returns)} |")
+    table = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / f"variants-{env}.json",
+                       json.dumps({**timing, "references": references, "runs": results}, indent=1).encode())
+    atomic_write_bytes(out / f"variants-{env}.md", table.encode())
+    print(table)
+    print(f"wrote {out}/variants-{env}.md and variants-{env}.json")
+
+
+def parse_envs(text: str) -> list[str]:
+    envs = [env.strip() for env in text.split(",") if env.strip()]
+    unknown = [env for env in envs if env not in SETTINGS]
+    if unknown or not envs:
+        raise UsageError(f"--envs {text}: expected a comma-separated list from {', '.join(SETTINGS)}")
+    return envs
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    experts = commands.add_parser("experts", help="train the PPO experts and record their demonstrations")
+    experts.add_argument("--envs", default=",".join(SETTINGS), help="comma-separated env ids (default: all four)")
+    experts.add_argument("--force", action="store_true", help="retrain experts that already exist")
+    run = commands.add_parser("run", help="GAIL and BC on 1, 4, 7, 10 trajectories; table and figure",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("--envs", default=",".join(SETTINGS), help="comma-separated env ids")
+    variants = commands.add_parser("variants", help="GAIL's reward variants with and without the absorbing "
+                                   "state, on one env", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    variants.add_argument("--env", default="Acrobot-v1", help="env id")
+    variants.add_argument("--num-trajectories", type=positive_int, default=1, help="expert trajectories")
+    for command in (run, variants):
+        command.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per setting")
+        command.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (one per core)")
+        command.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only (run: 1 and 10 "
+                             "trajectories)")
+        command.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
+        command.add_argument("--out", default=None, help="output directory (default: experiments/results, "
+                             "or runs/paper-quick with --quick)")
+    args = parser.parse_args(argv)
+    if args.command == "experts":
+        train_experts(parse_envs(args.envs), args.force)
+        return
+    if args.out is None:
+        args.out = str(REPO_ROOT / ("runs/paper-quick" if args.quick else "experiments/results"))
+    (run_experiment if args.command == "run" else run_variants)(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""experiments/paper.py: the normalised-score maths, and the whole experiment in --quick mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "experiments"))
+import paper  # noqa: E402
+
+
+def test_normalised_return_is_zero_for_random_and_one_for_the_expert():
+    reference = {"expert": -100.0, "random": -500.0}
+    assert paper.normalised(-500.0, reference) == 0.0
+    assert paper.normalised(-100.0, reference) == 1.0
+    assert paper.normalised(-200.0, reference) == pytest.approx(0.75)
+
+
+def test_summary_rows_average_over_seeds_and_keep_the_worst():
+    references = {"Acrobot-v1": {"expert": -100.0, "random": -500.0}}
+    results = [{"env": "Acrobot-v1", "algo": "gail", "num_trajectories": 1, "seed": seed, "final_return": value}
+               for seed, value in enumerate([-100.0, -200.0, -300.0])]
+    (row,) = paper.summarise(results, references)
+    assert row["seeds"] == 3 and row["return_mean"] == pytest.approx(-200.0)
+    assert row["normalised_mean"] == pytest.approx(0.75)
+    assert row["normalised_worst"] == pytest.approx(0.5)
+    assert row["normalised_std"] == pytest.approx(0.204124, rel=1e-5)  # population std of (1, .75, .5)
+    table = paper.markdown_table([row], references)
+    assert "| Acrobot-v1 | -100.0 / -500.0 | 1 | 0.75 ± 0.20 (0.50) | -200.0 | - | - |" in table
+
+
+def test_every_env_has_its_expert_and_ten_demonstrations_shipped():
+    for env in paper.SETTINGS:
+        assert (REPO_ROOT / "trained_models" / "ppo" / env / "checkpoint").is_file()
+        metadata = json.loads((REPO_ROOT / "trajectory" / env / "metadata.json").read_text())
+        assert metadata["env_id"] == env and metadata["num_episodes"] == 10
+
+
+def test_unknown_env_is_a_one_line_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        paper.main(["run", "--quick", "--envs", "CartPole-v1,Nope-v0"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().startswith("error: --envs CartPole-v1,Nope-v0")
+
+
+def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(tmp_path):
+    command = [sys.executable, "experiments/paper.py", "run", "--quick", "--out", str(tmp_path)]
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
+    summary = json.loads((tmp_path / "results.json").read_text())
+    # 4 envs x 2 trajectory counts x 2 algorithms, seed 0
+    assert len(summary["runs"]) == 16 and summary["reused_runs"] == 0
+    assert {row["env"] for row in summary["rows"]} == set(paper.SETTINGS)
+    for env, reference in summary["references"].items():
+        assert reference["expert"] > reference["random"], env
+    table = (tmp_path / "results.md").read_text()
+    assert table.count("\n") == 2 + 4 * 2  # header, rule, one line per env and trajectory count
+    assert (tmp_path / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    assert json.loads((tmp_path / "results.json").read_text())["reused_runs"] == 16
+    assert "16 runs (16 reused)" in again.stdout
+
+
+def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing(tmp_path, capsys):
+    paper.main(["variants", "--quick", "--env", "CartPole-v1", "--out", str(tmp_path)])
+    table = (tmp_path / "variants-CartPole-v1.md").read_text()
+    for reward in ("log_d", "neg_log_1m_d", "logit"):
+        assert f"| `--reward {reward}` |" in table
+        assert f"| `--reward {reward} --no-absorbing` |" in table
+    runs = json.loads((tmp_path / "variants-CartPole-v1.json").read_text())["runs"]
+    assert len(runs) == 6 and all("--no-absorbing" in run["command"] for run in runs
+                                  if run["label"].endswith("--no-absorbing"))
