@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR := runs/demo
 
-.PHONY: setup demo test bench bench-quick expert experts paper paper-quick clean
+.PHONY: setup demo test bench bench-quick expert experts paper paper-quick styles styles-quick style-demos clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,17 @@ paper: $(STAMP)
 
 paper-quick: $(STAMP)
 	$(PY) experiments/paper.py run --quick
+
+# The style benchmark: GAIL and BC imitating hand-written experts with a style of their own
+# (table and figure in experiments/results/styles/); style-demos re-records their demonstrations.
+styles: $(STAMP)
+	$(PY) experiments/styles.py run
+
+styles-quick: $(STAMP)
+	$(PY) experiments/styles.py run --quick
+
+style-demos: $(STAMP)
+	$(PY) experiments/styles.py demos --force
 
 clean:
 	rm -rf runs log .pytest_cache

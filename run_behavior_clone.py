@@ -9,7 +9,7 @@ import dataclasses
 
 from algo.behavior_clone import BehaviorCloneConfig, BehaviorCloneTraining
 from common.config import option, parse_config
-from common.demonstrations import load_demonstrations
+from common.demonstrations import describe_fidelity_reference, load_demonstrations
 from common.envs import probe_env_spec
 from common.errors import cli_main
 from common.seeding import seed_everything
@@ -36,12 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_config(BehaviorCloneRunConfig, __doc__, argv)
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
-    demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
+    demos, fidelity_demos, held_out = load_demonstrations(config.demo_dir, spec).split_held_out(config.num_demos)
     model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
     if model.normalizer is not None:
         model.normalizer.update(demos.observations)
-    training = BehaviorCloneTraining(config, model, demos)
-    print(f"cloning {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs) from {config.demo_dir}")
+    training = BehaviorCloneTraining(config, model, demos, fidelity_demos)
+    print(f"cloning {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs) from {config.demo_dir}; "
+          + describe_fidelity_reference(fidelity_demos, held_out))
     report(training, training.run)
 
 

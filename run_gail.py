@@ -14,7 +14,7 @@ from algo.gail import DiscriminatorConfig, DiscriminatorTrainer
 from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining
 from algo.ppo import PPOTrainer
 from common.config import option, parse_config
-from common.demonstrations import load_demonstrations
+from common.demonstrations import describe_fidelity_reference, load_demonstrations
 from common.envs import probe_env_spec
 from common.errors import UsageError, cli_main
 from common.seeding import seed_everything
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_config(GailRunConfig, __doc__, argv)
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
-    demos = load_demonstrations(config.demo_dir, spec).first_episodes(config.num_demos)
+    demos, fidelity_demos, held_out = load_demonstrations(config.demo_dir, spec).split_held_out(config.num_demos)
     model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
     if model.normalizer is not None:
         model.normalizer.update(demos.observations)  # the running statistics start from the expert's
@@ -53,10 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
                                           int(demos.episode_terminated.sum()), config, config.gamma)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",
-                                reward_learner=reward_learner, discriminator=discriminator,
+                                reward_learner=reward_learner, fidelity_demos=fidelity_demos,
+                                discriminator=discriminator,
                                 discriminator_optimizer=reward_learner.optimizer)
     print(f"imitating {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs, "
-          f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}")
+          f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}; "
+          + describe_fidelity_reference(fidelity_demos, held_out))
     if config.bc_init_epochs and not config.resume:
         metrics = warm_start(model, demos, config.bc_init_epochs, config.seed)
         print(f"warm-started the policy with {config.bc_init_epochs} epochs of behavioural cloning "

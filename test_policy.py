@@ -1,7 +1,8 @@
-"""Evaluate saved policies (ppo, gail, bc, or a random baseline) on the true environment reward.
+"""Evaluate saved policies (ppo, gail, bc, or a random baseline): true return and imitation fidelity.
 
-Example: python test_policy.py --algos ppo,gail,bc,random --episodes 10
-Prints a table of the mean ± std true return; logs per-episode returns to --log-dir;
+Example: python test_policy.py --algos ppo,gail,bc,random --episodes 10 --demo-dir trajectory/CartPole-v1
+Prints a table of the mean ± std true return and, with --demo-dir, how closely each policy's
+behaviour matches the demonstrations (common/fidelity.py); logs per-episode returns to --log-dir;
 with --record videos/{algo}.gif also writes a GIF of each policy's first episode.
 """
 
@@ -13,11 +14,13 @@ from pathlib import Path
 import imageio
 import numpy as np
 
-from common.checkpoints import load_actor_critic
+from common.checkpoints import CHECKPOINT_CHOICES, load_actor_critic, policy_dir
 from common.config import format_path, option, parse_config, save_config
+from common.demonstrations import Demonstrations, load_demonstrations
 from common.envs import make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
 from common.files import atomic_write_bytes, check_writable_dir, ensure_writable_dir
+from common.fidelity import Fidelity, measure_fidelity
 from common.logger import RunLogger
 from common.rollout import Episodes, run_episodes
 from network_models.policy import NumpyActor, RandomActor
@@ -30,6 +33,11 @@ class TestConfig:
     algos: str = option("ppo", f"comma-separated policies to evaluate, from {', '.join(ALGOS)}")
     env: str = option("CartPole-v1", "env id; must match each policy's checkpoint")
     model_dir: str = option("trained_models/{algo}/{env}", "checkpoint directory ({algo}, {env} filled in)")
+    checkpoint: str = option("best", "which policy of a run: best (kept by its evaluations: the most faithful "
+                             "for GAIL/BC, the highest return for PPO; the last if the run kept none) or last",
+                             choices=CHECKPOINT_CHOICES)
+    demo_dir: str = option("", "demonstrations to measure imitation fidelity against ({env} filled in; "
+                           "empty = true return only)")
     episodes: int = option(10, "episodes per policy", "positive")
     stochastic: bool = option(False, "sample actions instead of taking the most likely")
     seed: int = option(0, "seed of the initial states (and of sampling with --stochastic)", "non_negative")
@@ -57,7 +65,10 @@ def load_actor(config: TestConfig, algo: str) -> NumpyActor | RandomActor:
     """The saved policy of ``algo`` (or uniform random actions)."""
     if algo == "random":
         return RandomActor(probe_env_spec(config.env).action_space, config.seed)
-    model, _ = load_actor_critic(format_path(config.model_dir, "--model-dir", algo=algo), config.env)
+    directory, note = policy_dir(format_path(config.model_dir, "--model-dir", algo=algo), config.checkpoint)
+    if note:
+        print(note)
+    model, _ = load_actor_critic(directory, config.env)
     return model.actor_snapshot()
 
 
@@ -66,9 +77,36 @@ def play(config: TestConfig, actor: NumpyActor | RandomActor, num_envs: int, num
     rng = np.random.default_rng(config.seed) if config.stochastic else None
     envs = make_vec_env(config.env, num_envs, render=frames is not None)
     try:
-        return run_episodes(envs, actor, num_episodes, config.seed, rng, frames=frames)
+        return run_episodes(envs, actor, num_episodes, config.seed, rng, record=bool(config.demo_dir), frames=frames)
     finally:
         envs.close()
+
+
+def fidelity_of(actor: NumpyActor | RandomActor, episodes: Episodes, demos: Demonstrations | None,
+                config: TestConfig) -> Fidelity | None:
+    if demos is None:
+        return None
+    return measure_fidelity(actor, np.concatenate(episodes.observations), np.concatenate(episodes.actions), demos,
+                            probe_env_spec(config.env), seed=config.seed)
+
+
+FIDELITY_COLUMNS = ("state W1 (0 = same) | energy distance (0 = same) | action agreement (1 / 0 = same) "
+                    "| classifier accuracy (0.5 = same)")
+
+
+def results_table(results: dict[str, Episodes], fidelities: dict[str, Fidelity | None]) -> str:
+    """Markdown: one row per policy, true return and (when measured) the four fidelity measures."""
+    with_fidelity = any(fidelity is not None for fidelity in fidelities.values())
+    lines = ["| policy | true return (mean ± std) |" + (f" {FIDELITY_COLUMNS} |" if with_fidelity else ""),
+             "|---|---|" + ("---|" * 4 if with_fidelity else "")]
+    for algo, episodes in results.items():
+        row = f"| {algo} | {episodes.returns.mean():.1f} ± {episodes.returns.std():.1f} |"
+        fidelity = fidelities[algo]
+        if fidelity is not None:
+            row += (f" {fidelity.state_wasserstein:.3f} | {fidelity.energy_distance:.3f} | "
+                    f"{fidelity.action_agreement:.3f} | {fidelity.classifier_accuracy:.3f} |")
+        lines.append(row)
+    return "\n".join(lines)
 
 
 def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) -> int:
@@ -88,25 +126,27 @@ def main(argv: list[str] | None = None) -> None:
         check_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
         if config.record:
             check_writable_dir(config.gif_path(algo).parent, "--record")
+    demos = None
+    if config.demo_dir:
+        demos = load_demonstrations(format_path(config.demo_dir, "--demo-dir", env=config.env),
+                                    probe_env_spec(config.env))
     # Every policy is loaded and run before any log is written, so a bad one leaves no partial logs.
     actors = {algo: load_actor(config, algo) for algo in config.algo_list}
     results = {algo: play(config, actor, min(config.num_envs, config.episodes), config.episodes)
                for algo, actor in actors.items()}
-    rows = []
+    fidelities = {algo: fidelity_of(actors[algo], episodes, demos, config) for algo, episodes in results.items()}
     for algo, episodes in results.items():
         log_dir = ensure_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
         save_config(config, log_dir)
         logger = RunLogger(log_dir, config.episodes, "test", show_progress=False)
         for index, (episode_return, length) in enumerate(zip(episodes.returns, episodes.lengths)):
             logger.scalars(index, {"test/episode_return": episode_return, "test/episode_length": length})
-        logger.scalars(0, {"test/return_mean": episodes.returns.mean(), "test/return_std": episodes.returns.std()})
+        logger.scalars(0, {"test/return_mean": episodes.returns.mean(), "test/return_std": episodes.returns.std(),
+                           **(fidelities[algo].as_dict("imitation/") if demos is not None else {})})
         logger.close()
-        rows.append((algo, episodes.returns.mean(), episodes.returns.std()))
-    print(f"True return on {config.env}, {config.episodes} {mode} episodes each (random always samples):")
-    print("| policy | true return (mean ± std) |")
-    print("|---|---|")
-    for algo, mean, std in rows:
-        print(f"| {algo} | {mean:.1f} ± {std:.1f} |")
+    print(f"{config.env}, {config.episodes} {mode} episodes each (random always samples)"
+          + (f"; fidelity against the {demos.num_episodes} episodes in {config.demo_dir}:" if demos else ":"))
+    print(results_table(results, fidelities))
     if config.record:
         for algo, actor in actors.items():
             path = config.gif_path(algo)

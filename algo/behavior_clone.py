@@ -83,9 +83,10 @@ class BehaviorCloneTraining(TrainingRun):
     """Epochs of BC over the demonstrations, with periodic evaluation on the true reward;
     checkpoints, resume, SIGINT/SIGTERM and the NaN guard come from TrainingRun."""
 
-    def __init__(self, config: Any, model: ActorCritic, demos: Demonstrations) -> None:
+    def __init__(self, config: Any, model: ActorCritic, demos: Demonstrations,
+                 fidelity_demos: Demonstrations | None = None) -> None:
         self.trainer = BehaviorCloneTrainer(model, config)
-        super().__init__(config, "epochs", policy=model, optimizer=self.trainer.optimizer)
+        super().__init__(config, "epochs", fidelity_demos, policy=model, optimizer=self.trainer.optimizer)
         self.model = model
         self.demos = demos
 
@@ -105,7 +106,7 @@ class BehaviorCloneTraining(TrainingRun):
                     if epoch % config.eval_every == 0 or epoch == config.epochs:
                         record = self.evaluate(eval_envs, self.model.actor_snapshot(), epoch,
                                                time.perf_counter() - start_time)
-                        metrics.update({"eval/return_mean": record.return_mean, "eval/return_std": record.return_std})
+                        metrics.update(record.scalars())
                     logger.scalars(epoch, metrics)
                     if stopping or epoch % config.eval_every == 0 or epoch == config.epochs:
                         self.save(0, epoch)

@@ -17,8 +17,9 @@ import tensorflow as tf
 from algo.gail import LearnedRewards
 from algo.ppo import PPOConfig, PPOTrainer, compute_gae, next_state_values
 from common.config import option
+from common.demonstrations import Demonstrations
 from common.envs import make_vec_env
-from common.logger import EvalRecord, RunLogger
+from common.logger import EvalRecord, RunLogger, describe
 from common.rollout import Rollout, RolloutCollector
 from common.training_run import StopRequested, TrainingRun, check_finite
 from network_models.policy import ActorCritic
@@ -64,8 +65,10 @@ class OnPolicyTraining(TrainingRun):
     """Trains ``model`` with PPO on the env reward, or on ``reward_learner``'s reward (GAIL)."""
 
     def __init__(self, config: Any, model: ActorCritic, trainer: PPOTrainer, algo_name: str,
-                 reward_learner: RewardLearner | None = None, **extra_trackables: Any) -> None:
-        super().__init__(config, "env_steps", policy=model, optimizer=trainer.optimizer, **extra_trackables)
+                 reward_learner: RewardLearner | None = None, fidelity_demos: Demonstrations | None = None,
+                 **extra_trackables: Any) -> None:
+        super().__init__(config, "env_steps", fidelity_demos, policy=model, optimizer=trainer.optimizer,
+                         **extra_trackables)
         self.model = model
         self.trainer = trainer
         self.algo_name = algo_name
@@ -111,10 +114,8 @@ class OnPolicyTraining(TrainingRun):
                         next_eval += config.eval_every
                         record = self.evaluate(self.eval_envs, self.model.actor_snapshot(), env_steps,
                                                time.perf_counter() - start_time)
-                        logger.scalars(env_steps, {"eval/return_mean": record.return_mean,
-                                                   "eval/return_std": record.return_std})
-                        logger.message(f"eval at {env_steps} env steps: true return "
-                                       f"{record.return_mean:.1f} ± {record.return_std:.1f}")
+                        logger.scalars(env_steps, record.scalars())
+                        logger.message(f"eval at {env_steps} env steps: {describe(record)}")
                     stopping = self.stopping(iteration, self.total_iterations)
                     # One save per iteration: rewriting the latest checkpoint in place is the one
                     # write a crash could damage.

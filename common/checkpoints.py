@@ -15,9 +15,10 @@ from typing import Any, Iterator
 import numpy as np
 import tensorflow as tf
 
-from common.config import load_config_dict
+from common.config import load_config_dict, save_config
 from common.envs import probe_env_spec
 from common.errors import UsageError
+from common.files import atomic_write_bytes
 from network_models.factory import build_actor_critic
 from network_models.policy import ActorCritic
 
@@ -113,6 +114,59 @@ class CheckpointStore:
             raise UsageError(f"{latest}: cannot resume from this checkpoint ({_restore_failed(error)})") from None
         rng.bit_generator.state = json.loads(self.rng_state.numpy().decode())
         return True
+
+
+BEST_DIR = "best"  # the best policy of a run, beside its latest checkpoints
+CHECKPOINT_CHOICES = ("best", "last")
+
+
+class BestPolicy:
+    """Keeps the best policy of a run so far in ``<save-dir>/best``: a policy-only checkpoint,
+    the run's config.json (so ``load_actor_critic`` reads it like any model directory) and
+    best.json (which evaluation, its score and what the score measures).
+
+    Scores are "higher is better"; a tie goes to the later policy.
+    """
+
+    def __init__(self, save_dir: str | Path, policy: ActorCritic, config: Any) -> None:
+        self.directory = Path(save_dir) / BEST_DIR
+        self.config = config
+        self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(policy=policy), str(self.directory),
+                                                  max_to_keep=1)
+        self.best_score: float | None = None
+
+    def holds_checkpoint(self) -> bool:
+        return self.manager.latest_checkpoint is not None
+
+    def restore_score(self) -> None:
+        """On --resume: the score to beat is the one best.json recorded."""
+        try:
+            self.best_score = float(json.loads((self.directory / "best.json").read_text())["score"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.best_score = None
+
+    def offer(self, score: float, step: int, step_unit: str, criterion: str) -> bool:
+        """Save the policy if ``score`` is at least the best so far; True if it was saved."""
+        if self.best_score is not None and score < self.best_score:
+            return False
+        self.manager.save(checkpoint_number=step)
+        save_config(self.config, self.directory)
+        atomic_write_bytes(self.directory / "best.json", json.dumps(
+            {"step": step, "step_unit": step_unit, "score": score, "criterion": criterion}, indent=1).encode())
+        self.best_score = score
+        return True
+
+
+def policy_dir(model_dir: str | Path, checkpoint: str) -> tuple[Path, str]:
+    """The directory to load for ``--checkpoint best|last`` and a note when ``best`` falls back to
+    the last policy (runs saved before best policies were kept have no ``best`` directory)."""
+    model_dir = Path(model_dir)
+    if checkpoint == "best":
+        if (model_dir / BEST_DIR / "checkpoint").is_file():
+            return model_dir / BEST_DIR, ""
+        if model_dir.is_dir():
+            return model_dir, f"note: {model_dir} has no best policy ({BEST_DIR}/); using its last checkpoint"
+    return model_dir, ""
 
 
 def first_line(error: BaseException) -> str:

@@ -49,16 +49,40 @@ class Demonstrations:
     def num_episodes(self) -> int:
         return len(self.episode_lengths)
 
+    def episodes(self, start: int, stop: int) -> "Demonstrations":
+        """Episodes ``start`` to ``stop - 1`` (clamped to the set), pairs and all."""
+        start, stop = max(0, min(start, self.num_episodes)), max(0, min(stop, self.num_episodes))
+        boundaries = np.concatenate([[0], np.cumsum(self.episode_lengths)])
+        pairs = slice(int(boundaries[start]), int(boundaries[max(start, stop)]))
+        episodes = slice(start, max(start, stop))
+        return dataclasses.replace(self, observations=self.observations[pairs], actions=self.actions[pairs],
+                                   episode_lengths=self.episode_lengths[episodes],
+                                   episode_returns=self.episode_returns[episodes],
+                                   episode_terminated=self.episode_terminated[episodes])
+
     def first_episodes(self, count: int) -> "Demonstrations":
         """The first ``count`` episodes (all of them if count is 0 or too large)."""
         if count <= 0 or count >= self.num_episodes:
             return self
-        num_pairs = int(self.episode_lengths[:count].sum())
-        return dataclasses.replace(self, observations=self.observations[:num_pairs],
-                                   actions=self.actions[:num_pairs],
-                                   episode_lengths=self.episode_lengths[:count],
-                                   episode_returns=self.episode_returns[:count],
-                                   episode_terminated=self.episode_terminated[:count])
+        return self.episodes(0, count)
+
+    def split_held_out(self, count: int) -> tuple["Demonstrations", "Demonstrations", bool]:
+        """(the first ``count`` episodes to learn from, the episodes to score imitation against,
+        whether those are held out). The rest of the set is held out; when nothing is left, the
+        training episodes themselves are the reference (False)."""
+        training = self.first_episodes(count)
+        if training.num_episodes == self.num_episodes:
+            return training, training, False
+        return training, self.episodes(training.num_episodes, self.num_episodes), True
+
+
+def describe_fidelity_reference(fidelity_demos: Demonstrations, held_out: bool) -> str:
+    """The console line saying what imitation fidelity is measured against."""
+    if held_out:
+        return (f"fidelity (imitation/* scalars, best policy in <save-dir>/best) is measured against the "
+                f"{fidelity_demos.num_episodes} held-out episodes after them")
+    return ("fidelity (imitation/* scalars, best policy in <save-dir>/best) is measured against these same "
+            "episodes: the set has no others to hold out")
 
 
 def demonstrations_from_episodes(env_id: str, episodes: Episodes, metadata: dict[str, Any]) -> Demonstrations:

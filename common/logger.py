@@ -20,6 +20,24 @@ class EvalRecord:
     seconds: float     # since the first training step
     return_mean: float
     return_std: float
+    # Imitation fidelity against demonstrations (common.fidelity.Fidelity.as_dict), GAIL and BC only.
+    fidelity: dict[str, float] | None = None
+
+    def scalars(self) -> dict[str, float]:
+        """TensorBoard scalars: eval/return_mean, eval/return_std and imitation/<measure>."""
+        scalars = {"eval/return_mean": self.return_mean, "eval/return_std": self.return_std}
+        scalars.update({f"imitation/{name}": value for name, value in (self.fidelity or {}).items()})
+        return scalars
+
+
+def describe(record: EvalRecord) -> str:
+    """One line for the console: the true return and, when measured, the imitation fidelity."""
+    text = f"true return {record.return_mean:.1f} ± {record.return_std:.1f}"
+    if record.fidelity:
+        text += (f"; fidelity: state W1 {record.fidelity['state_wasserstein']:.2f}, energy "
+                 f"{record.fidelity['energy_distance']:.3f}, action agreement {record.fidelity['action_agreement']:.2f}, "
+                 f"classifier {record.fidelity['classifier_accuracy']:.2f}")
+    return text
 
 
 def read_evaluations(log_dir: Path, up_to_step: int) -> tuple[list[EvalRecord], float]:

@@ -14,11 +14,13 @@ from typing import Any, Callable, Iterator
 import gymnasium as gym
 import numpy as np
 
-from common.checkpoints import CheckpointStore
+from common.checkpoints import BestPolicy, CheckpointStore
 from common.config import config_to_dict, flag_name, load_config_dict, save_config
 from common.errors import UsageError
 from common.files import check_writable_dir, ensure_writable_dir
-from common.envs import make_vec_env
+from common.demonstrations import Demonstrations
+from common.envs import env_spec, make_vec_env
+from common.fidelity import measure_fidelity
 from common.logger import EvalRecord, read_evaluations, write_evaluations
 from common.rollout import EVAL_SEED_OFFSET, run_episodes
 from network_models.policy import NumpyActor
@@ -47,7 +49,12 @@ class TrainingRun:
     RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "normalize_observations",
                           "disc_hidden_sizes", "disc_standardize", "reward", "absorbing", "num_demos")
 
-    def __init__(self, config: Any, step_unit: str, **trackables: Any) -> None:
+    def __init__(self, config: Any, step_unit: str, fidelity_demos: Demonstrations | None = None,
+                 **trackables: Any) -> None:
+        """``trackables`` go into every checkpoint and must include the ``policy``. With
+        ``fidelity_demos`` every evaluation also measures imitation fidelity against them, and the
+        best policy is the most faithful one (lowest state-action energy distance); without, it is
+        the one with the highest true return (PPO)."""
         self.config = config
         self.step_unit = step_unit  # "env_steps" or "epochs": what EvalRecord.step counts
         self.rng = np.random.default_rng(config.seed)
@@ -55,6 +62,8 @@ class TrainingRun:
         self.save_dir = check_writable_dir(config.save_dir, "--save-dir")
         self.log_dir = check_writable_dir(config.log_dir, "--log-dir")
         self.store = CheckpointStore(self.save_dir, **trackables)
+        self.best_policy = BestPolicy(self.save_dir, trackables["policy"], config)
+        self.fidelity_demos = fidelity_demos
         self.eval_history: list[EvalRecord] = []
         self.stop_signal: int | None = None
         self.train_seconds = 0.0          # this process's time in the loop
@@ -69,10 +78,11 @@ class TrainingRun:
                 raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
             # evaluations.json keeps the whole run's history across resumes.
             self.eval_history, self.earlier_train_seconds = read_evaluations(self.log_dir, self.restored_step())
+            self.best_policy.restore_score()
             if int(self.store.iteration.numpy()) >= total_iterations:
                 raise UsageError(f"--resume: the run in {self.save_dir} is already at {self.restored_step()} "
                                  f"{self.step_unit.replace('_', ' ')}; pass a larger {budget_flag} to train on")
-        elif self.store.manager.latest_checkpoint is not None:
+        elif self.store.manager.latest_checkpoint is not None or self.best_policy.holds_checkpoint():
             raise UsageError(f"--save-dir {self.save_dir} already holds a checkpoint; pass --resume to "
                              "continue it or choose another --save-dir")
         ensure_writable_dir(self.save_dir, "--save-dir")
@@ -133,11 +143,24 @@ class TrainingRun:
         return make_vec_env(self.config.env, min(self.config.eval_episodes, 16))
 
     def evaluate(self, eval_envs: gym.vector.VectorEnv, actor: NumpyActor, step: int, seconds: float) -> EvalRecord:
-        """Deterministic true return over ``eval_episodes`` fixed episodes; recorded in the history."""
+        """Deterministic true return over ``eval_episodes`` fixed episodes (and, with demonstrations,
+        the imitation fidelity of those episodes); recorded in the history. The policy is kept as
+        the best one if it scores at least as well as the best so far."""
+        record_episodes = self.fidelity_demos is not None
         episodes = run_episodes(eval_envs, actor, self.config.eval_episodes,
-                                seed=self.config.seed + EVAL_SEED_OFFSET)
-        record = EvalRecord(step, seconds, float(episodes.returns.mean()), float(episodes.returns.std()))
+                                seed=self.config.seed + EVAL_SEED_OFFSET, record=record_episodes)
+        fidelity = None
+        if record_episodes:
+            fidelity = measure_fidelity(actor, np.concatenate(episodes.observations), np.concatenate(episodes.actions),
+                                        self.fidelity_demos, env_spec(eval_envs, self.config.env),
+                                        seed=self.config.seed).as_dict()
+        record = EvalRecord(step, seconds, float(episodes.returns.mean()), float(episodes.returns.std()), fidelity)
         self.eval_history.append(record)
+        if fidelity is None:
+            self.best_policy.offer(record.return_mean, step, self.step_unit, "eval/return_mean (higher is better)")
+        else:
+            self.best_policy.offer(-fidelity["energy_distance"], step, self.step_unit,
+                                   "-imitation/energy_distance against the fidelity demonstrations (higher is better)")
         return record
 
     def write_evaluations(self) -> None:

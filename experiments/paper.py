@@ -135,29 +135,42 @@ class RunSpec:
                 "--save-dir", str(run_dir / "model"), "--log-dir", str(run_dir / "log")]
 
 
-def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
-    """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
-    run_dir = spec.directory(out)
-    command = spec.command(out, quick)
+def reusable_result(run_dir: Path, command: list[str], fresh: bool) -> dict | None:
+    """The result.json of a finished run of exactly ``command`` in ``run_dir`` (None: run it)."""
     result_file = run_dir / "result.json"
     if not fresh and result_file.is_file():
         previous = json.loads(result_file.read_text())
         if previous.get("command") == command:
             return {**previous, "reused": True}
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    start = time.perf_counter()
-    with open(run_dir / "output.txt", "w") as output:
+    return None
+
+
+def run_script(command: list[str], run_dir: Path, output_name: str = "output.txt") -> None:
+    """Run one of the repository's scripts in a fresh process, its output to ``run_dir``."""
+    with open(run_dir / output_name, "w") as output:
         finished = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, stdout=output,
                                   stderr=subprocess.STDOUT)
     if finished.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited with {finished.returncode}; "
-                           f"see {run_dir / 'output.txt'}")
+                           f"see {run_dir / output_name}")
+
+
+def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
+    """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
+    run_dir = spec.directory(out)
+    command = spec.command(out, quick)
+    previous = reusable_result(run_dir, command, fresh)
+    if previous is not None:
+        return previous
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    start = time.perf_counter()
+    run_script(command, run_dir)
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"],
               "wall_seconds": round(time.perf_counter() - start, 1), "command": command}
-    atomic_write_bytes(result_file, json.dumps(result, indent=1).encode())
+    atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
 
 

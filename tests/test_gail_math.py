@@ -46,6 +46,27 @@ def test_absorbing_loss_weights_the_absorbing_logit_by_frequency():
     assert float(no_absorbing) == pytest.approx(float(discriminator_loss(expert_logits, policy_logits)))
 
 
+def test_absorbing_loss_hand_example_with_a_nonzero_absorbing_logit():
+    """The absorbing logit 1.5 (not 0, where the two labels give the same softplus): catches the
+    absorbing state labelled as expert on the policy side or as policy on the expert side, and
+    the two sides' fractions swapped.
+
+    Real pairs: expert logits 0, ln 3 -> mean softplus(-x) = (ln 2 + ln 4/3) / 2; policy logits
+    0, -ln 3 -> mean softplus(x) = the same. Absorbing: expert side -log D = softplus(-1.5) with
+    weight .2, policy side -log(1 - D) = softplus(1.5) with weight .4.
+    """
+    real_term = (LN2 + math.log(4.0 / 3.0)) / 2
+    softplus_minus, softplus_plus = math.log1p(math.exp(-1.5)), math.log1p(math.exp(1.5))
+    expected = (0.8 * real_term + 0.2 * softplus_minus) + (0.6 * real_term + 0.4 * softplus_plus)
+    loss = absorbing_discriminator_loss(tf.constant([0.0, LN3]), tf.constant([0.0, -LN3]), tf.constant(1.5),
+                                        tf.constant(0.2), tf.constant(0.4))
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+    # The numbers tell the bugs apart: labels swapped, or fractions swapped.
+    swapped_labels = (0.8 * real_term + 0.2 * softplus_plus) + (0.6 * real_term + 0.4 * softplus_minus)
+    swapped_fractions = (0.6 * real_term + 0.4 * softplus_minus) + (0.8 * real_term + 0.2 * softplus_plus)
+    assert abs(swapped_labels - expected) > 0.1 and abs(swapped_fractions - expected) > 0.1
+
+
 @pytest.mark.parametrize("kind, expected", [
     ("log_d", [math.log(0.5), math.log(0.75)]),     # log D
     ("neg_log_1m_d", [LN2, math.log(4.0)]),         # -log(1 - D): 1 - D = .5, .25
