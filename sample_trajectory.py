@@ -23,11 +23,12 @@ from common.rollout import run_episodes
 @dataclasses.dataclass
 class SampleConfig:
     env: str = option("CartPole-v1", "env id; must match the policy's checkpoint")
-    model_dir: str = option("trained_models/ppo/{env}", "directory of the expert's checkpoint")
+    model_dir: str = option("trained_models/ppo/{env}", "directory of the expert's checkpoint "
+                            "({env}, {seed} filled in)")
     checkpoint: str = option("best", "which policy of the run: best (kept by its evaluations; the last if the "
                              "run kept none) or last", choices=CHECKPOINT_CHOICES)
     episodes: int = option(10, "episodes to record", "positive")
-    out_dir: str = option("trajectory/{env}", "where the demonstration files are written")
+    out_dir: str = option("trajectory/{env}", "where the demonstration files are written ({env}, {seed} filled in)")
     seed: int = option(0, "seed of the episodes' initial states (and of sampling with --stochastic)",
                        "non_negative")
     stochastic: bool = option(False, "sample actions from the policy instead of taking the most likely")

@@ -3,12 +3,14 @@
 Example: python test_policy.py --algos ppo,gail,bc,random --episodes 10 --demo-dir trajectory/CartPole-v1
 Prints a table of the mean ± std true return and, with --demo-dir, how closely each policy's
 behaviour matches the demonstrations (common/fidelity.py); logs per-episode returns to --log-dir;
-with --record videos/{algo}.gif also writes a GIF of each policy's first episode.
+with --record videos/{algo}.gif also writes a GIF of each policy's first episode, timed from the
+env's metadata["render_fps"] so that it plays in real time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import imageio
@@ -32,19 +34,23 @@ ALGOS = ("ppo", "gail", "bc", "random")
 class TestConfig:
     algos: str = option("ppo", f"comma-separated policies to evaluate, from {', '.join(ALGOS)}")
     env: str = option("CartPole-v1", "env id; must match each policy's checkpoint")
-    model_dir: str = option("trained_models/{algo}/{env}", "checkpoint directory ({algo}, {env} filled in)")
+    model_dir: str = option("trained_models/{algo}/{env}", "checkpoint directory ({algo}, {env}, {seed} filled in)")
     checkpoint: str = option("best", "which policy of a run: best (kept by its evaluations: the most faithful "
                              "for GAIL/BC, the highest return for PPO; the last if the run kept none) or last",
                              choices=CHECKPOINT_CHOICES)
-    demo_dir: str = option("", "demonstrations to measure imitation fidelity against ({env} filled in; "
-                           "empty = true return only)")
+    demo_dir: str = option("", "demonstrations to measure imitation fidelity against ({env}, {seed} filled "
+                           "in; empty = true return only)")
     episodes: int = option(10, "episodes per policy", "positive")
     stochastic: bool = option(False, "sample actions instead of taking the most likely")
     seed: int = option(0, "seed of the initial states (and of sampling with --stochastic)", "non_negative")
     num_envs: int = option(10, "parallel envs", "positive")
-    log_dir: str = option("log/test/{algo}/{env}", "TensorBoard directory ({algo}, {env} filled in)")
+    log_dir: str = option("log/test/{algo}/{env}", "TensorBoard directory ({algo}, {env}, {seed} filled in)")
     record: str = option("", "also write a GIF of each policy's first episode to this .gif path "
-                         "({algo}, {env} filled in; empty = no GIF)")
+                         "({algo}, {env}, {seed} filled in; empty = no GIF); it plays in real time, "
+                         "timed from the env's metadata['render_fps']", path=True)
+
+    # parse_config fills {env} and {seed}; {algo} is filled per policy (format_path's later names).
+    LATER_PLACEHOLDERS = {"model_dir": ("algo",), "log_dir": ("algo",), "record": ("algo",)}
 
     def validate(self) -> None:
         unknown = [algo for algo in self.algo_list if algo not in ALGOS]
@@ -54,7 +60,7 @@ class TestConfig:
             raise UsageError(f"--record {self.record}: expected a path ending in .gif")
 
     def gif_path(self, algo: str) -> Path:
-        return Path(format_path(self.record, "--record", algo=algo, env=self.env))
+        return Path(format_path(self.record, "--record", algo=algo))
 
     @property
     def algo_list(self) -> list[str]:
@@ -72,12 +78,11 @@ def load_actor(config: TestConfig, algo: str) -> NumpyActor | RandomActor:
     return model.actor_snapshot()
 
 
-def play(config: TestConfig, actor: NumpyActor | RandomActor, num_envs: int, num_episodes: int,
-         frames: list[np.ndarray] | None = None) -> Episodes:
+def play(config: TestConfig, actor: NumpyActor | RandomActor, num_envs: int, num_episodes: int) -> Episodes:
     rng = np.random.default_rng(config.seed) if config.stochastic else None
-    envs = make_vec_env(config.env, num_envs, render=frames is not None)
+    envs = make_vec_env(config.env, num_envs)
     try:
-        return run_episodes(envs, actor, num_episodes, config.seed, rng, record=bool(config.demo_dir), frames=frames)
+        return run_episodes(envs, actor, num_episodes, config.seed, rng, record=bool(config.demo_dir))
     finally:
         envs.close()
 
@@ -109,13 +114,53 @@ def results_table(results: dict[str, Episodes], fidelities: dict[str, Fidelity |
     return "\n".join(lines)
 
 
-def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) -> int:
-    """Play the first test episode again with rendering; write it as a GIF. Returns the frames."""
-    frames: list[np.ndarray] = []
-    play(config, actor, num_envs=1, num_episodes=1, frames=frames)
-    # Every 2nd step of a 50 Hz env: 40 ms per frame plays it in real time.
-    atomic_write_bytes(path, imageio.v3.imwrite("<bytes>", frames, extension=".gif", duration=40, loop=0))
-    return len(frames)
+# GIF viewers (browsers) show a frame of less than 20 ms for 100 ms, so no frame is shorter.
+GIF_MIN_FRAME_MS = 20
+# An env without metadata["render_fps"] is assumed to run at gymnasium's RecordVideo default.
+FALLBACK_RENDER_FPS = 30
+
+
+def gif_timing(render_fps: object) -> tuple[int, float, str | None]:
+    """(frame stride, milliseconds per GIF frame, note) that play an env rendering at
+    ``render_fps`` frames per second in real time: every 2nd frame for 2000 / render_fps ms
+    (40 ms for CartPole's 50 fps, 133.3 ms for Acrobot's 15), a larger stride only above 100 fps.
+    A missing or unusable ``render_fps`` falls back to FALLBACK_RENDER_FPS, with a note saying so."""
+    note = None
+    try:
+        fps = float(render_fps)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        fps = math.nan
+    if not (math.isfinite(fps) and fps > 0):
+        note = (f"metadata['render_fps'] is {render_fps!r}, not a frame rate; the GIF assumes "
+                f"{FALLBACK_RENDER_FPS} fps")
+        fps = float(FALLBACK_RENDER_FPS)
+    frame_every = max(2, math.ceil(GIF_MIN_FRAME_MS * fps / 1000 - 1e-9))
+    return frame_every, frame_every * 1000.0 / fps, note
+
+
+def gif_durations(num_frames: int, frame_ms: float) -> list[int]:
+    """Per-frame GIF delays in ms. A GIF stores whole centiseconds, so each frame ends at its true
+    time rounded to 10 ms (133.3 ms frames become 130, 130, 140, ...): the GIF as a whole plays
+    in real time, and no frame is off by 10 ms or more."""
+    ends = np.round(np.arange(1, num_frames + 1) * frame_ms / 10.0).astype(np.int64) * 10
+    return np.diff(ends, prepend=0).tolist()
+
+
+def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) -> str:
+    """Play the first test episode again with rendering and write it as a real-time GIF at half
+    resolution; returns what was written, for the console."""
+    rng = np.random.default_rng(config.seed) if config.stochastic else None
+    envs = make_vec_env(config.env, 1, render=True)
+    try:
+        frame_every, frame_ms, note = gif_timing(envs.metadata.get("render_fps"))
+        frames: list[np.ndarray] = []
+        run_episodes(envs, actor, 1, config.seed, rng, frames=frames, frame_every=frame_every)
+    finally:
+        envs.close()
+    durations = gif_durations(len(frames), frame_ms)
+    atomic_write_bytes(path, imageio.v3.imwrite("<bytes>", frames, extension=".gif", duration=durations, loop=0))
+    return (f"{len(frames)} frames (every {frame_every} steps, {frame_ms:.1f} ms each"
+            + (f"; {note}" if note else "") + ")")
 
 
 @cli_main
@@ -128,8 +173,7 @@ def main(argv: list[str] | None = None) -> None:
             check_writable_dir(config.gif_path(algo).parent, "--record")
     demos = None
     if config.demo_dir:
-        demos = load_demonstrations(format_path(config.demo_dir, "--demo-dir", env=config.env),
-                                    probe_env_spec(config.env))
+        demos = load_demonstrations(config.demo_dir, probe_env_spec(config.env))
     # Every policy is loaded and run before any log is written, so a bad one leaves no partial logs.
     actors = {algo: load_actor(config, algo) for algo in config.algo_list}
     results = {algo: play(config, actor, min(config.num_envs, config.episodes), config.episodes)
@@ -150,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     if config.record:
         for algo, actor in actors.items():
             path = config.gif_path(algo)
-            print(f"wrote {record_gif(config, actor, path)} frames of {algo}'s first episode to {path}")
+            print(f"wrote {record_gif(config, actor, path)} of {algo}'s first episode to {path}")
 
 
 if __name__ == "__main__":

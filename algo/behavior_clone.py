@@ -105,7 +105,7 @@ class BehaviorCloneTraining(TrainingRun):
                     stopping = self.stopping(epoch - 1, config.epochs)
                     if epoch % config.eval_every == 0 or epoch == config.epochs:
                         record = self.evaluate(eval_envs, self.model.actor_snapshot(), epoch,
-                                               time.perf_counter() - start_time)
+                                               time.perf_counter() - start_time, final=epoch == config.epochs)
                         metrics.update(record.scalars())
                     logger.scalars(epoch, metrics)
                     if stopping or epoch % config.eval_every == 0 or epoch == config.epochs:

@@ -60,22 +60,16 @@ class LearnedRewards:
 
 # --- the maths ------------------------------------------------------------------------------
 
-def discriminator_loss(expert_logits: tf.Tensor, policy_logits: tf.Tensor) -> tf.Tensor:
-    """Binary cross-entropy with expert = 1, policy = 0: -E_E[log D] - E_pi[log(1 - D)].
-
-    Written with softplus so it stays finite when D saturates: -log sigmoid(x) = softplus(-x)
-    and -log(1 - sigmoid(x)) = softplus(x).
-    """
-    return tf.reduce_mean(tf.nn.softplus(-expert_logits)) + tf.reduce_mean(tf.nn.softplus(policy_logits))
-
-
 def absorbing_discriminator_loss(expert_logits: tf.Tensor, policy_logits: tf.Tensor, absorbing_logit: tf.Tensor,
                                  expert_absorbing_fraction: tf.Tensor,
                                  policy_absorbing_fraction: tf.Tensor) -> tf.Tensor:
-    """The same cross-entropy when a fraction of each side's pairs are the absorbing state.
+    """Binary cross-entropy with expert = 1, policy = 0, -E_E[log D] - E_pi[log(1 - D)], when a
+    fraction of each side's pairs are the absorbing state (0 and 0: the plain GAIL loss).
 
-    All absorbing pairs share one input, hence one logit: instead of copying it into the
-    batches, its loss term is weighted by how often it occurs (fractions in [0, 1]).
+    Written with softplus so it stays finite when D saturates: -log sigmoid(x) = softplus(-x)
+    and -log(1 - sigmoid(x)) = softplus(x). All absorbing pairs share one input, hence one logit:
+    instead of copying it into the batches, its loss term is weighted by how often it occurs
+    (fractions in [0, 1]).
     """
     expert_term = ((1.0 - expert_absorbing_fraction) * tf.reduce_mean(tf.nn.softplus(-expert_logits))
                    + expert_absorbing_fraction * tf.nn.softplus(-absorbing_logit))

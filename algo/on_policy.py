@@ -113,7 +113,8 @@ class OnPolicyTraining(TrainingRun):
                     if env_steps >= next_eval or iteration == self.total_iterations - 1:
                         next_eval += config.eval_every
                         record = self.evaluate(self.eval_envs, self.model.actor_snapshot(), env_steps,
-                                               time.perf_counter() - start_time)
+                                               time.perf_counter() - start_time,
+                                               final=iteration == self.total_iterations - 1)
                         logger.scalars(env_steps, record.scalars())
                         logger.message(f"eval at {env_steps} env steps: {describe(record)}")
                     stopping = self.stopping(iteration, self.total_iterations)

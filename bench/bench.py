@@ -33,8 +33,11 @@ RL_FLAGS = ["--eval-every", "5000"]
 RL_QUICK_FLAGS = ["--total-env-steps", "2048", "--eval-every", "1024", "--eval-episodes", "2"]
 BC_FLAGS = ["--eval-every", "20"]
 BC_QUICK_FLAGS = ["--epochs", "4", "--eval-every", "2", "--eval-episodes", "2"]
+BEST_POLICY_EPISODES = 100
 TASKS = {  # name -> (script, flags, flags added by --quick)
     "ppo": ("run_ppo.py", RL_FLAGS, RL_QUICK_FLAGS),
+    # The shortest budget the expert must cope with: its best policy must still score >= 475.
+    "ppo_30k": ("run_ppo.py", RL_FLAGS + ["--total-env-steps", "30000"], RL_QUICK_FLAGS),
     "gail_10_demos": ("run_gail.py", RL_FLAGS + ["--num-demos", "10"], RL_QUICK_FLAGS),
     "gail_1_demo": ("run_gail.py", RL_FLAGS + ["--num-demos", "1"], RL_QUICK_FLAGS),
     "bc_10_demos": ("run_behavior_clone.py", BC_FLAGS + ["--num-demos", "10"], BC_QUICK_FLAGS),
@@ -48,7 +51,7 @@ TASKS = {  # name -> (script, flags, flags added by --quick)
     "gail_normalized": ("run_gail.py", RL_FLAGS + ["--num-demos", "10", "--normalize-observations"],
                         RL_QUICK_FLAGS),
 }
-DEFAULT_TASKS = ("ppo", "gail_10_demos", "gail_1_demo", "bc_10_demos", "bc_1_demo")
+DEFAULT_TASKS = ("ppo", "ppo_30k", "gail_10_demos", "gail_1_demo", "bc_10_demos", "bc_1_demo")
 
 
 def run_training(script: str, flags: list[str], seed: int, workdir: Path) -> dict:
@@ -79,7 +82,24 @@ def run_training(script: str, flags: list[str], seed: int, workdir: Path) -> dic
         "startup_seconds": round(wall_seconds - history["train_seconds"], 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),  # Linux reports KiB
         "evaluations": [round(record["return_mean"], 1) for record in evaluations],
+        # GAIL and BC: imitation fidelity of the last evaluation against the held-out demonstrations.
+        "final_energy_distance": (final.get("fidelity") or {}).get("energy_distance"),
     }
+
+
+def best_policy_return(save_dir: Path, episodes: int) -> float:
+    """Mean true return of the run's best policy (what sample_trajectory.py and test_policy.py load
+    by default) over ``episodes`` deterministic episodes on the evaluation seeds."""
+    from common.checkpoints import load_actor_critic, policy_dir
+    from common.envs import make_vec_env
+    from common.rollout import EVAL_SEED_OFFSET, run_episodes
+
+    model, config = load_actor_critic(policy_dir(save_dir, "best")[0])
+    envs = make_vec_env(config["env"], 10)
+    try:
+        return float(run_episodes(envs, model.actor_snapshot(), episodes, EVAL_SEED_OFFSET).returns.mean())
+    finally:
+        envs.close()
 
 
 def rollout_throughput(env_steps: int) -> dict:
@@ -131,6 +151,10 @@ def summarise(name: str, runs: list[dict]) -> dict:
         "median_env_steps_per_second": median_or_none([run["env_steps_per_second"] for run in runs]),
         "median_startup_seconds": median_or_none([run["startup_seconds"] for run in runs]),
         "max_peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "best_at_least_475": (sum(run["best_return"] >= SOLVED_RETURN for run in runs)
+                              if all(run.get("best_return") is not None for run in runs) else None),
+        "best_returns": [run.get("best_return") for run in runs],
+        "median_final_energy_distance": median_or_none([run.get("final_energy_distance") for run in runs]),
     }
 
 
@@ -141,15 +165,20 @@ def cell(value: object, unit: str = "") -> str:
 def markdown(results: dict) -> str:
     lines = [f"Machine: {results['machine']}. Command: `{results['command']}`.", "",
              "| task | seeds | reached 475 | median steps to 475 | median s to 475 | final >= 475 "
-             "| final returns | env steps/s | start-up s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"| final returns | best policy >= 475 ({BEST_POLICY_EPISODES} ep.) | best policy returns "
+             "| final energy distance (median) | env steps/s | start-up s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["summary"]:
         seeds = len(row["seeds"])
         lines.append(
             f"| {row['task']} | {','.join(map(str, row['seeds']))} | {row['reached_475']}/{seeds} "
             f"| {cell(row['median_steps_to_475'], ' ' + row['step_unit'].replace('_', ' '))} "
             f"| {cell(row['median_seconds_to_475'])} | {row['final_at_least_475']}/{seeds} "
-            f"| {', '.join(f'{r:.0f}' for r in row['final_returns'])} | {cell(row['median_env_steps_per_second'])} "
+            f"| {', '.join(f'{r:.0f}' for r in row['final_returns'])} "
+            f"| {cell(row['best_at_least_475'], f'/{seeds}')} "
+            f"| {', '.join('-' if r is None else f'{r:.0f}' for r in row['best_returns'])} "
+            f"| {cell(row['median_final_energy_distance'] and round(row['median_final_energy_distance'], 3))} "
+            f"| {cell(row['median_env_steps_per_second'])} "
             f"| {row['median_startup_seconds']} | {row['max_peak_rss_mb']} |")
     throughput = results["rollout_throughput"]
     lines += ["", f"Rollout throughput (policy in the loop, {throughput['num_envs']} envs): "
@@ -178,8 +207,9 @@ def main() -> None:
             script, flags, quick_flags = TASKS[name]
             runs = []
             for seed in seeds:
-                run = run_training(script, flags + (quick_flags if args.quick else []), seed,
-                                   Path(scratch) / f"{name}-{seed}")
+                workdir = Path(scratch) / f"{name}-{seed}"
+                run = run_training(script, flags + (quick_flags if args.quick else []), seed, workdir)
+                run["best_return"] = best_policy_return(workdir / "ckpt", 2 if args.quick else BEST_POLICY_EPISODES)
                 print(f"{name} seed {seed}: {json.dumps(run)}", flush=True)
                 runs.append(run)
             results["runs"][name] = runs

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import string
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -31,9 +32,14 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def option(default: Any, help: str, check: str | None = None, choices: tuple | None = None) -> Any:
-    """A config field with its ``--help`` text and an optional range check from RANGE_CHECKS."""
-    return dataclasses.field(default=default, metadata={"help": help, "check": check, "choices": choices})
+def option(default: Any, help: str, check: str | None = None, choices: tuple | None = None,
+           path: bool = False) -> Any:
+    """A config field with its ``--help`` text and an optional range check from RANGE_CHECKS.
+
+    ``path=True`` marks a path flag whose name does not end in ``_dir`` (those are paths anyway):
+    ``parse_config`` fills its {env} and {seed} placeholders (see ``fill_placeholders``)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "check": check, "choices": choices, "path": path})
 
 
 def int_tuple(text: str) -> tuple[int, ...]:
@@ -101,26 +107,64 @@ def parse_config(config_class: type[ConfigT], description: str, argv: list[str] 
     return config
 
 
-class _KeepUnknown(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+# What every path flag may name; a script may fill more names later (``LATER_PLACEHOLDERS``).
+PATH_PLACEHOLDERS = ("env", "seed")
 
 
-def format_path(template: str, flag: str, **values: Any) -> str:
-    """Fill the named {placeholders} of a path flag, leaving any others for a later fill."""
+def is_path_field(field: dataclasses.Field) -> bool:
+    return field.name.endswith("_dir") or bool(field.metadata.get("path"))
+
+
+def _placeholder_text(name: str, conversion: str | None, format_spec: str) -> str:
+    return "{" + name + (f"!{conversion}" if conversion else "") + (f":{format_spec}" if format_spec else "") + "}"
+
+
+def format_path(template: str, flag: str, later: tuple[str, ...] = (), **values: Any) -> str:
+    """Fill the {placeholders} of a path flag with ``values`` ({seed:03d} style specs work too).
+
+    Names in ``later`` are left for a later call, which must come: the result is then still a
+    template (its literal braces stay doubled). Any other name is a UsageError naming ``flag``,
+    so no file is ever written under a literal ``{name}``.
+    """
+    def bad(reason: str) -> UsageError:
+        accepted = ", ".join("{" + name + "}" for name in (*values, *later))
+        return UsageError(f"{flag} {template}: {reason}; this flag fills in {accepted} "
+                          "(double a literal brace: {{ or }})")
+
     try:
-        return template.format_map(_KeepUnknown(values))
-    except (ValueError, IndexError) as error:
-        raise UsageError(f"{flag} {template}: bad placeholder ({error}); use names like {{env}}, "
-                         "or double a literal brace") from None
+        pieces = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise bad(f"bad placeholder ({error})") from None
+    escape = (lambda text: text.replace("{", "{{").replace("}", "}}")) if later else (lambda text: text)
+    parts: list[str] = []
+    for literal, name, format_spec, conversion in pieces:
+        parts.append(escape(literal))
+        if name is None:
+            continue
+        placeholder = _placeholder_text(name, conversion, format_spec)
+        if name in values:
+            try:
+                parts.append(placeholder.format_map({name: values[name]}))
+            except (ValueError, KeyError, IndexError, TypeError) as error:
+                raise bad(f"cannot fill {placeholder} ({error})") from None
+        elif name in later:
+            parts.append(placeholder)
+        else:
+            raise bad(f"unknown placeholder {placeholder}")
+    return "".join(parts)
 
 
 def fill_placeholders(config: Any) -> None:
-    """Fill {env} and {seed} in every *_dir field from the config's own values; leave others."""
-    values = {name: getattr(config, name) for name in ("env", "seed") if hasattr(config, name)}
+    """Fill {env} and {seed} in every path field (a name ending in ``_dir``, or ``option(path=True)``)
+    from the config's own values. A class attribute ``LATER_PLACEHOLDERS`` ({field name: names})
+    lets a script keep more names, e.g. test_policy.py's {algo}, for its own later fill; any
+    other name is a UsageError before anything touches the disk."""
+    values = {name: getattr(config, name) for name in PATH_PLACEHOLDERS if hasattr(config, name)}
+    later_names = getattr(config, "LATER_PLACEHOLDERS", {})
     for field in dataclasses.fields(config):
-        if field.name.endswith("_dir"):
-            setattr(config, field.name, format_path(getattr(config, field.name), flag_name(field.name), **values))
+        if is_path_field(field):
+            setattr(config, field.name, format_path(getattr(config, field.name), flag_name(field.name),
+                                                    later=tuple(later_names.get(field.name, ())), **values))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

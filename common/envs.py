@@ -33,6 +33,14 @@ class EnvSpec:
         return tuple(self.action_space.shape)
 
 
+def describe_space(space: gym.Space) -> str:
+    """A space in a few words, on one line (a Box's repr can print whole bound arrays)."""
+    if isinstance(space, gym.spaces.Box):
+        bounds = "" if space.is_bounded() else ", not bounded"
+        return f"Box of shape {tuple(space.shape)} ({space.dtype}{bounds})"
+    return " ".join(str(space).split()) if len(str(space)) <= 80 else type(space).__name__
+
+
 def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``env_id`` stepping in lock-step (reset them with a seed before use).
 
@@ -41,6 +49,10 @@ def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector
     for bootstrapping. This works for every registered env id, unlike the per-env vector
     entry points, which only offer next-step autoreset. ``render=True`` makes ``render()``
     return RGB frames.
+
+    Every script makes (or probes) its env here before writing anything, so an env the networks
+    cannot take is refused with a UsageError naming --env: observations must be a 1-D Box, actions
+    Discrete or a bounded 1-D Box.
     """
     render_kwargs = {"render_mode": "rgb_array"} if render else {}
     if render:
@@ -58,12 +70,14 @@ def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector
                      and action_space.is_bounded())
     if not (isinstance(action_space, gym.spaces.Discrete) or supported_box):
         envs.close()
-        raise UsageError(f"--env {env_id}: action space {action_space} is not supported (Discrete, "
-                         "or a bounded 1-D Box)")
-    if not isinstance(envs.single_observation_space, gym.spaces.Box):
+        raise UsageError(f"--env {env_id}: action space {describe_space(action_space)} is not supported "
+                         "(Discrete, or a bounded 1-D Box)")
+    observation_space = envs.single_observation_space
+    if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         envs.close()
-        raise UsageError(f"--env {env_id}: observation space {envs.single_observation_space} is not "
-                         "supported (only Box observations)")
+        raise UsageError(f"--env {env_id}: observation space {describe_space(observation_space)} is not "
+                         "supported (the networks take a flat vector, a 1-D Box; not images or other "
+                         "multi-dimensional observations)")
     return envs
 
 

@@ -34,7 +34,7 @@ from common.envs import EnvSpec
 from network_models.policy import NumpyActor
 
 STD_FLOOR = 1e-3  # a feature the expert keeps constant still gets a finite unit
-MAX_ENERGY_SAMPLES = 1000  # energy distance is O(n^2): subsample beyond this (with a fixed seed)
+MAX_ENERGY_SAMPLES = 600  # energy distance is O(n^2): subsample beyond this (with a fixed seed)
 MAX_CLASSIFIER_SAMPLES = 1000  # per side (each evaluation fits one: keep it cheap)
 
 
@@ -166,10 +166,11 @@ class Fidelity:
     state_wasserstein: float
     energy_distance: float
     action_agreement: float
-    classifier_accuracy: float
+    classifier_accuracy: float | None = None  # None when not measured (it costs ~0.3 s)
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
-        return {prefix + key: value for key, value in dataclasses.asdict(self).items()}
+        """The measured values (a measure left out is absent, not None), names prefixed."""
+        return {prefix + key: value for key, value in dataclasses.asdict(self).items() if value is not None}
 
 
 def action_features(actions: np.ndarray, spec: EnvSpec) -> np.ndarray:
@@ -181,9 +182,10 @@ def action_features(actions: np.ndarray, spec: EnvSpec) -> np.ndarray:
 
 
 def measure_fidelity(actor: NumpyActor, policy_obs: np.ndarray, policy_actions: np.ndarray,
-                     demos: Demonstrations, spec: EnvSpec, seed: int = 0) -> Fidelity:
+                     demos: Demonstrations, spec: EnvSpec, seed: int = 0, with_classifier: bool = True) -> Fidelity:
     """Every measure for ``actor``, whose own episodes visited ``policy_obs`` [M, obs_dim] and took
-    the executed ``policy_actions`` [M] or [M, action_dim], against ``demos``."""
+    the executed ``policy_actions`` [M] or [M, action_dim], against ``demos``; the classifier's
+    only ``with_classifier`` (training loops fit one at their final evaluation only)."""
     expert_pairs = np.concatenate([demos.observations, action_features(demos.actions, spec)], axis=1)
     policy_pairs = np.concatenate([policy_obs, action_features(policy_actions, spec)], axis=1)
     actions_on_expert_states = actor.to_env(actor.act(demos.observations.astype(np.float32), None))
@@ -195,4 +197,5 @@ def measure_fidelity(actor: NumpyActor, policy_obs: np.ndarray, policy_actions: 
     return Fidelity(state_wasserstein=state_wasserstein(demos.observations, policy_obs)[0],
                     energy_distance=energy_distance(expert_pairs, policy_pairs, seed),
                     action_agreement=agreement,
-                    classifier_accuracy=classifier_accuracy(expert_pairs, policy_pairs, seed))
+                    classifier_accuracy=(classifier_accuracy(expert_pairs, policy_pairs, seed)
+                                         if with_classifier else None))

@@ -34,9 +34,11 @@ def describe(record: EvalRecord) -> str:
     """One line for the console: the true return and, when measured, the imitation fidelity."""
     text = f"true return {record.return_mean:.1f} ± {record.return_std:.1f}"
     if record.fidelity:
-        text += (f"; fidelity: state W1 {record.fidelity['state_wasserstein']:.2f}, energy "
-                 f"{record.fidelity['energy_distance']:.3f}, action agreement {record.fidelity['action_agreement']:.2f}, "
-                 f"classifier {record.fidelity['classifier_accuracy']:.2f}")
+        fidelity = record.fidelity
+        text += (f"; fidelity: state W1 {fidelity['state_wasserstein']:.2f}, energy {fidelity['energy_distance']:.3f}, "
+                 f"action agreement {fidelity['action_agreement']:.2f}")
+        if "classifier_accuracy" in fidelity:
+            text += f", classifier {fidelity['classifier_accuracy']:.2f}"
     return text
 
 

@@ -142,10 +142,12 @@ class TrainingRun:
         """A separate set of envs for evaluation, so it never disturbs the training envs' episodes."""
         return make_vec_env(self.config.env, min(self.config.eval_episodes, 16))
 
-    def evaluate(self, eval_envs: gym.vector.VectorEnv, actor: NumpyActor, step: int, seconds: float) -> EvalRecord:
+    def evaluate(self, eval_envs: gym.vector.VectorEnv, actor: NumpyActor, step: int, seconds: float,
+                 final: bool = False) -> EvalRecord:
         """Deterministic true return over ``eval_episodes`` fixed episodes (and, with demonstrations,
-        the imitation fidelity of those episodes); recorded in the history. The policy is kept as
-        the best one if it scores at least as well as the best so far."""
+        the imitation fidelity of those episodes; the classifier's accuracy at the ``final``
+        evaluation only, as it is the one costly measure); recorded in the history. The policy is
+        kept as the best one if it scores at least as well as the best so far."""
         record_episodes = self.fidelity_demos is not None
         episodes = run_episodes(eval_envs, actor, self.config.eval_episodes,
                                 seed=self.config.seed + EVAL_SEED_OFFSET, record=record_episodes)
@@ -153,7 +155,7 @@ class TrainingRun:
         if record_episodes:
             fidelity = measure_fidelity(actor, np.concatenate(episodes.observations), np.concatenate(episodes.actions),
                                         self.fidelity_demos, env_spec(eval_envs, self.config.env),
-                                        seed=self.config.seed).as_dict()
+                                        seed=self.config.seed, with_classifier=final).as_dict()
         record = EvalRecord(step, seconds, float(episodes.returns.mean()), float(episodes.returns.std()), fidelity)
         self.eval_history.append(record)
         if fidelity is None:

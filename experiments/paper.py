@@ -9,8 +9,10 @@ expert trajectories, on CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
 ``run`` calls run_gail.py and run_behavior_clone.py, each run a fresh process with the flags in
 SETTINGS below, and writes to --out: results.json (every run), results.md (the table) and
 paper.png (normalised true return, 0 = uniformly random policy, 1 = the expert's demonstrations,
-mean and std over seeds). A run whose result.json exists with the same command is reused, so an
-interrupted experiment continues where it stopped; --fresh runs everything again.
+mean and std over seeds), beside each run's imitation fidelity (the energy distance of its final
+policy's episodes to the demonstrations it did not train on, or, with all 10, to those). A run
+whose result.json exists with the same command is reused, so an interrupted experiment continues
+where it stopped; --fresh runs everything again (do, after changing a script's defaults).
 """
 
 from __future__ import annotations
@@ -135,12 +137,14 @@ class RunSpec:
                 "--save-dir", str(run_dir / "model"), "--log-dir", str(run_dir / "log")]
 
 
-def reusable_result(run_dir: Path, command: list[str], fresh: bool) -> dict | None:
-    """The result.json of a finished run of exactly ``command`` in ``run_dir`` (None: run it)."""
+def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tuple[str, ...] = ()) -> dict | None:
+    """The result.json of a finished run of exactly ``command`` in ``run_dir`` that records every
+    ``required`` field (None: run it). Changed defaults do not show in the command: after changing
+    one, pass --fresh."""
     result_file = run_dir / "result.json"
     if not fresh and result_file.is_file():
         previous = json.loads(result_file.read_text())
-        if previous.get("command") == command:
+        if previous.get("command") == command and all(previous.get(key) is not None for key in required):
             return {**previous, "reused": True}
     return None
 
@@ -159,7 +163,8 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
     """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
     run_dir = spec.directory(out)
     command = spec.command(out, quick)
-    previous = reusable_result(run_dir, command, fresh)
+    # Runs from before fidelity was measured are run again.
+    previous = reusable_result(run_dir, command, fresh, required=("final_fidelity",))
     if previous is not None:
         return previous
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -168,7 +173,7 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
     run_script(command, run_dir)
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
-              "final_return_std": evaluations[-1]["return_std"],
+              "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
               "wall_seconds": round(time.perf_counter() - start, 1), "command": command}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
@@ -212,24 +217,32 @@ def summarise(results: list[dict], references: dict[str, dict[str, float]]) -> l
         returns = np.array([r["final_return"] for r in results
                             if (r["env"], r["algo"], r["num_trajectories"]) == (env, algo, num)])
         scores = np.array([normalised(value, references[env]) for value in returns])
+        energies = [(r.get("final_fidelity") or {}).get("energy_distance") for r in results
+                    if (r["env"], r["algo"], r["num_trajectories"]) == (env, algo, num)]
+        has_fidelity = all(energy is not None for energy in energies)
         rows.append({"env": env, "algo": algo, "num_trajectories": num, "seeds": len(scores),
                      "normalised_mean": float(scores.mean()), "normalised_std": float(scores.std()),
-                     "normalised_worst": float(scores.min()), "return_mean": float(returns.mean())})
+                     "normalised_worst": float(scores.min()), "return_mean": float(returns.mean()),
+                     "energy_mean": float(np.mean(energies)) if has_fidelity else None,
+                     "energy_worst": float(np.max(energies)) if has_fidelity else None})
     return rows
 
 
 def markdown_table(rows: list[dict], references: dict[str, dict[str, float]]) -> str:
     lines = ["| env | expert / random return | trajectories | GAIL normalised (worst seed) | GAIL return "
-             "| BC normalised (worst seed) | BC return |", "|---|---|---|---|---|---|---|"]
+             "| GAIL energy distance (worst) | BC normalised (worst seed) | BC return | BC energy distance (worst) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     by_key = {(row["env"], row["algo"], row["num_trajectories"]): row for row in rows}
     for env, num in sorted({(row["env"], row["num_trajectories"]) for row in rows},
                            key=lambda key: (list(SETTINGS).index(key[0]), key[1])):
         cells = [env, f"{references[env]['expert']:.1f} / {references[env]['random']:.1f}", str(num)]
         for algo in ("gail", "bc"):
             row = by_key.get((env, algo, num))
-            cells += (["-", "-"] if row is None else
+            cells += (["-", "-", "-"] if row is None else
                       [f"{row['normalised_mean']:.2f} ± {row['normalised_std']:.2f} ({row['normalised_worst']:.2f})",
-                       f"{row['return_mean']:.1f}"])
+                       f"{row['return_mean']:.1f}",
+                       "-" if row.get("energy_mean") is None else
+                       f"{row['energy_mean']:.3f} ({row['energy_worst']:.3f})"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -240,7 +253,19 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     envs = [env for env in SETTINGS if any(row["env"] == env for row in rows)]
-    figure, axes = plt.subplots(1, len(envs), figsize=(3.6 * len(envs), 3.2), squeeze=False)
+    with_fidelity = any(row.get("energy_mean") is not None for row in rows)
+    figure, axes = plt.subplots(2 if with_fidelity else 1, len(envs), figsize=(3.6 * len(envs), 6.2 if with_fidelity
+                                                                            else 3.2), squeeze=False)
+    if with_fidelity:
+        for axis, env in zip(axes[1], envs):
+            for algo, label, marker in (("gail", "GAIL", "o"), ("bc", "BC", "s")):
+                series = sorted((row for row in rows if row["env"] == env and row["algo"] == algo
+                                 and row.get("energy_mean") is not None), key=lambda row: row["num_trajectories"])
+                axis.plot([row["num_trajectories"] for row in series], [row["energy_mean"] for row in series],
+                          marker=marker, label=label)
+            axis.set_xlabel("expert trajectories")
+            axis.set_xticks(sorted({row["num_trajectories"] for row in rows}))
+        axes[1][0].set_ylabel("energy distance to demos (0 = same)")
     for axis, env in zip(axes[0], envs):
         for algo, label, marker in (("gail", "GAIL", "o"), ("bc", "BC", "s")):
             series = sorted((row for row in rows if row["env"] == env and row["algo"] == algo),

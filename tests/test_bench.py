@@ -13,12 +13,13 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
     subprocess.run([sys.executable, "bench/bench.py", "--quick", "--out", str(tmp_path)], cwd=REPO_ROOT,
                    check=True, capture_output=True, timeout=600)
     results = json.loads((tmp_path / "bench.json").read_text())
-    assert [row["task"] for row in results["summary"]] == ["ppo", "gail_10_demos", "gail_1_demo",
+    assert [row["task"] for row in results["summary"]] == ["ppo", "ppo_30k", "gail_10_demos", "gail_1_demo",
                                                            "bc_10_demos", "bc_1_demo"]
     for name, runs in results["runs"].items():
         (run,) = runs
         assert run["seed"] == 0 and run["peak_rss_mb"] > 0 and run["train_seconds"] > 0
-        assert 0 <= run["final_return"] <= 500
+        assert 0 <= run["final_return"] <= 500 and 0 <= run["best_return"] <= 500
+        assert (run["final_energy_distance"] is None) == name.startswith("ppo")
         expected_step = 4 if name.startswith("bc") else 2048
         assert run["final_step"] == expected_step
     assert results["rollout_throughput"]["env_steps_per_second"] > 0

@@ -33,7 +33,8 @@ def run_record(seed: int, steps_to_475: int | None, seconds_to_475: float | None
     return {"seed": seed, "step_unit": "env_steps", "steps_to_475": steps_to_475, "seconds_to_475": seconds_to_475,
             "final_return": final_return, "final_step": 70_000, "train_seconds": 10.0,
             "env_steps_per_second": env_steps_per_second, "startup_seconds": startup_seconds,
-            "peak_rss_mb": peak_rss_mb, "evaluations": [final_return]}
+            "peak_rss_mb": peak_rss_mb, "evaluations": [final_return], "best_return": final_return,
+            "final_energy_distance": None}
 
 
 SYNTHETIC_RUNS = [
@@ -80,6 +81,8 @@ def test_markdown_row_shows_each_summary_field_in_its_column() -> None:
     row = dict(zip(header, (cell.strip() for cell in row_line.strip("|").split("|"))))
     assert row == {"task": "ppo", "seeds": "0,1,2", "reached 475": "2/3", "median steps to 475": "15000.0 env steps",
                    "median s to 475": "7.0", "final >= 475": "2/3", "final returns": "500, 300, 475",
+                   "best policy >= 475 (100 ep.)": "2/3", "best policy returns": "500, 300, 475",
+                   "final energy distance (median)": "-",
                    "env steps/s": "2000", "start-up s": "5.0", "peak RSS MB": "300"}
     assert "1234 env steps/s over 4096 steps" in lines[-1]
 

@@ -53,13 +53,16 @@ def runs(tmp_path_factory):
 
 
 def test_gail_and_bc_measure_fidelity_at_every_evaluation(runs):
+    """Every evaluation measures fidelity; the classifier, the one costly measure, is fitted at the
+    final one."""
     for algo in ("gail", "bc"):
         history = evaluations(runs / "log" / algo)
         assert len(history) >= 2
-        for record in history:
-            assert set(record["fidelity"]) == set(MEASURES)
-            assert 0.0 <= record["fidelity"]["classifier_accuracy"] <= 1.0
+        for record in history[:-1]:  # the classifier is fitted at the final evaluation only
+            assert set(record["fidelity"]) == set(MEASURES) - {"classifier_accuracy"}
             assert record["fidelity"]["energy_distance"] >= 0.0
+        assert set(history[-1]["fidelity"]) == set(MEASURES)
+        assert 0.0 <= history[-1]["fidelity"]["classifier_accuracy"] <= 1.0
         assert {f"imitation/{measure}" for measure in MEASURES} <= scalar_tags(runs / "log" / algo)
 
 

@@ -31,7 +31,13 @@ def test_summary_rows_average_over_seeds_and_keep_the_worst():
     assert row["normalised_worst"] == pytest.approx(0.5)
     assert row["normalised_std"] == pytest.approx(0.204124, rel=1e-5)  # population std of (1, .75, .5)
     table = paper.markdown_table([row], references)
-    assert "| Acrobot-v1 | -100.0 / -500.0 | 1 | 0.75 ± 0.20 (0.50) | -200.0 | - | - |" in table
+    assert "| Acrobot-v1 | -100.0 / -500.0 | 1 | 0.75 ± 0.20 (0.50) | -200.0 | - | - | - | - |" in table
+    # With each run's final fidelity: the mean and the worst (largest) energy distance.
+    for result, energy in zip(results, (0.1, 0.2, 0.6)):
+        result["final_fidelity"] = {"energy_distance": energy}
+    (row,) = paper.summarise(results, references)
+    assert row["energy_mean"] == pytest.approx(0.3) and row["energy_worst"] == 0.6
+    assert "| -200.0 | 0.300 (0.600) | - | - | - |" in paper.markdown_table([row], references)
 
 
 def test_every_env_has_its_expert_and_ten_demonstrations_shipped():
@@ -60,6 +66,8 @@ def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(tmp_path)
     table = (tmp_path / "results.md").read_text()
     assert table.count("\n") == 2 + 4 * 2  # header, rule, one line per env and trajectory count
     assert (tmp_path / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for run in summary["runs"]:
+        assert run["final_fidelity"]["classifier_accuracy"] >= 0.0  # every GAIL and BC run measures fidelity
 
     again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
     assert json.loads((tmp_path / "results.json").read_text())["reused_runs"] == 16
