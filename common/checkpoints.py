@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -146,8 +147,9 @@ class BestPolicy:
             self.best_score = None
 
     def offer(self, score: float, step: int, step_unit: str, criterion: str) -> bool:
-        """Save the policy if ``score`` is at least the best so far; True if it was saved."""
-        if self.best_score is not None and score < self.best_score:
+        """Save the policy if ``score`` is at least the best so far; True if it was saved. A NaN
+        score (a diverged policy) never is."""
+        if not math.isfinite(score) or (self.best_score is not None and score < self.best_score):
             return False
         self.manager.save(checkpoint_number=step)
         save_config(self.config, self.directory)

@@ -3,6 +3,7 @@
     python experiments/styles.py demos           # record 20 episodes of each style -> trajectory/styles/<style>
     python experiments/styles.py run             # GAIL and BC x styles x 1 and 10 episodes x 5 seeds (make styles)
     python experiments/styles.py run --quick     # tiny budgets, 1 seed (CI smoke)
+    python experiments/styles.py report          # table and figure from the runs finished so far
 
 The experts are hand-written controllers (experiments/style_experts.py): CartPole held at x = +1
 or -1 or rocked from side to side; Pendulum held 0.2 rad either side of upright, or spun. A policy
@@ -185,9 +186,12 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| style | env | pass criterion | expert | demos | GAIL passed | BC passed | GAIL statistic mean "
              "(worst) | BC statistic mean (worst) | GAIL energy distance mean (worst) | BC energy distance mean "
              "(worst) | GAIL / BC classifier acc. |", "|" + "---|" * 12]
+    previous_style = None
     for row in rows:
         style = STYLES[row["style"]]
-        cells = [style.name, style.env, style.criterion(), f"{row['reference']['statistic']:.2f}",
+        first = row["style"] != previous_style  # the criterion once per style, not per row
+        previous_style = row["style"]
+        cells = [style.name, style.env, style.criterion() if first else "〃", f"{row['reference']['statistic']:.2f}",
                  str(row["num_demos"])]
         for algo in ("gail", "bc"):
             cells.append(f"{row[algo]['passed']}/{row[algo]['seeds']}" if algo in row else "-")
@@ -272,12 +276,26 @@ def run_benchmark(args: argparse.Namespace) -> None:
                   f"(expert {result['reference']['statistic']:.2f}), length {result['length']:.0f}, energy "
                   f"{result['fidelity']['energy_distance']:.3f}: {'PASS' if result['passed'] else 'fail'} ({timing})",
                   flush=True)
+    write_outputs(results, out, {"command": " ".join(sys.argv), "workers": args.workers, "quick": args.quick,
+                                 "wall_seconds": round(time.perf_counter() - start, 1)})
+
+
+def report(args: argparse.Namespace) -> None:
+    """Table and figure from the runs finished so far (a benchmark still under way, or stopped)."""
+    out = Path(args.out)
+    results = [{**json.loads(path.read_text()), "reused": True} for path in sorted(out.glob("runs/*/*/*/result.json"))]
+    if not results:
+        raise UsageError(f"--out {out}: no finished runs (runs/*/*/*/result.json) to report")
+    write_outputs(results, out, {"command": " ".join(sys.argv), "workers": None, "quick": False,
+                                 "wall_seconds": None})
+
+
+def write_outputs(results: list[dict], out: Path, timing: dict) -> None:
+    """results.json, styles.md and styles.png in ``out``, and the table on the console."""
     results.sort(key=lambda r: (list(STYLES).index(r["style"]), r["algo"], r["num_demos"], r["seed"]))
     rows = summarise(results)
     gail_runs = [r for r in results if r["algo"] == "gail"]
-    summary = {"command": " ".join(sys.argv), "workers": args.workers, "quick": args.quick,
-               "wall_seconds": round(time.perf_counter() - start, 1),
-               "reused_runs": sum(r["reused"] for r in results),
+    summary = {**timing, "reused_runs": sum(r["reused"] for r in results),
                "gail_passed": sum(r["passed"] for r in gail_runs), "gail_runs": len(gail_runs),
                "bc_passed": sum(r["passed"] for r in results if r["algo"] == "bc"),
                "bc_runs": len(results) - len(gail_runs), "rows": rows, "runs": results}
@@ -287,9 +305,10 @@ def run_benchmark(args: argparse.Namespace) -> None:
     atomic_write_bytes(out / "styles.md", table.encode())
     plot(results, out / "styles.png")
     print(table)
+    took = "" if timing["wall_seconds"] is None else f" in {timing['wall_seconds'] / 60:.1f} min"
     print(f"GAIL passed {summary['gail_passed']}/{summary['gail_runs']} runs, BC {summary['bc_passed']}/"
-          f"{summary['bc_runs']}; {len(results)} runs ({summary['reused_runs']} reused) in "
-          f"{summary['wall_seconds'] / 60:.1f} min; wrote {out}/styles.md, results.json and styles.png")
+          f"{summary['bc_runs']}; {len(results)} runs ({summary['reused_runs']} reused){took}; "
+          f"wrote {out}/styles.md, results.json and styles.png")
 
 
 @cli_main
@@ -308,6 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
     run.add_argument("--out", default=None, help="output directory (default: experiments/results/styles, or "
                      "runs/styles-quick with --quick)")
+    report_parser = commands.add_parser("report", help="table and figure from the runs finished so far")
+    report_parser.add_argument("--out", default=str(REPO_ROOT / "experiments/results/styles"),
+                               help="the benchmark's output directory")
     evaluate_parser = commands.add_parser("evaluate", help="score one trained policy (used by run)")
     evaluate_parser.add_argument("--style", required=True, choices=list(STYLES))
     evaluate_parser.add_argument("--model-dir", required=True)
@@ -318,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         record_demos(parse_styles(args.styles), args.force)
     elif args.command == "evaluate":
         evaluate(args.style, args.model_dir, args.episodes, args.out)
+    elif args.command == "report":
+        report(args)
     else:
         if args.out is None:
             args.out = str(REPO_ROOT / ("runs/styles-quick" if args.quick else "experiments/results/styles"))

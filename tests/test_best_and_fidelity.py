@@ -3,6 +3,7 @@ the last one (chosen by fidelity for GAIL and BC, by true return for PPO)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -174,3 +175,30 @@ def test_resume_keeps_the_best_score(runs, tmp_path):
     best_energy = min(record["fidelity"]["energy_distance"] for record in history)
     assert after["score"] == pytest.approx(-best_energy)
     shutil.rmtree(tmp_path)
+
+
+def test_best_policy_offer_keeps_the_highest_finite_score_ties_to_the_later(tmp_path):
+    from gymnasium.spaces import Discrete
+
+    from common.checkpoints import BestPolicy
+    from common.envs import EnvSpec
+    from network_models.factory import build_actor_critic
+
+    @dataclasses.dataclass
+    class Config:
+        env: str = "CartPole-v1"
+
+    model = build_actor_critic(EnvSpec("CartPole-v1", (4,), Discrete(2)), (8,), seed=0)
+    best = BestPolicy(tmp_path, model, Config())
+
+    def offer(score: float, step: int) -> bool:
+        return best.offer(score, step, "env_steps", "test score")
+
+    assert offer(1.0, 10) and offer(1.0, 20)            # a tie goes to the later policy
+    assert not offer(0.5, 30) and not offer(float("nan"), 40)
+    assert offer(2.0, 50)
+    recorded = json.loads((tmp_path / "best/best.json").read_text())
+    assert (recorded["step"], recorded["score"]) == (50, 2.0)
+    again = BestPolicy(tmp_path, model, Config())
+    again.restore_score()                               # what --resume does
+    assert again.best_score == 2.0 and not again.offer(1.5, 60, "env_steps", "test score")

@@ -114,3 +114,15 @@ def test_quick_benchmark_end_to_end_and_reuse(tmp_path):
     again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
     assert json.loads((tmp_path / "results.json").read_text())["reused_runs"] == 8
     assert "8 runs (8 reused)" in again.stdout
+
+    # report: the same table from the finished runs alone, e.g. while a benchmark is stopped.
+    table = (tmp_path / "styles.md").read_text()
+    (tmp_path / "styles.md").unlink()
+    styles.main(["report", "--out", str(tmp_path)])
+    assert (tmp_path / "styles.md").read_text() == table
+
+
+def test_report_without_finished_runs_is_a_one_line_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        styles.main(["report", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "no finished runs" in capsys.readouterr().err
