@@ -100,20 +100,22 @@ def test_unknown_style_is_a_one_line_usage_error(capsys):
 
 
 def test_quick_benchmark_end_to_end_and_reuse(tmp_path):
-    command = [sys.executable, "experiments/styles.py", "run", "--quick", "--styles", "cart-right,pendulum-spin",
+    # One style keeps the suite fast; its continuous actions take the longer path (the discrete
+    # styles' runs are the same scripts, checked by the unit tests above).
+    command = [sys.executable, "experiments/styles.py", "run", "--quick", "--styles", "pendulum-spin",
                "--out", str(tmp_path)]
     subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
     summary = json.loads((tmp_path / "results.json").read_text())
-    assert len(summary["runs"]) == 8 and summary["reused_runs"] == 0  # 2 styles x 1, 10 demos x GAIL, BC
+    assert len(summary["runs"]) == 4 and summary["reused_runs"] == 0  # 1 and 10 demos x GAIL, BC
     for run in summary["runs"]:
         assert run["policy"].endswith("/model/best")  # the best policy is what gets scored
         assert set(run["fidelity"]) == {"state_wasserstein", "energy_distance", "action_agreement",
                                         "classifier_accuracy"}
-    assert (tmp_path / "styles.md").read_text().count("\n") == 2 + 2 * 2
+    assert (tmp_path / "styles.md").read_text().count("\n") == 2 + 2
     assert (tmp_path / "styles.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
-    assert json.loads((tmp_path / "results.json").read_text())["reused_runs"] == 8
-    assert "8 runs (8 reused)" in again.stdout
+    assert json.loads((tmp_path / "results.json").read_text())["reused_runs"] == 4
+    assert "4 runs (4 reused)" in again.stdout
 
     # report: the same table from the finished runs alone, e.g. while a benchmark is stopped.
     table = (tmp_path / "styles.md").read_text()
