@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR := runs/demo
 
-.PHONY: setup demo test bench bench-quick expert experts paper paper-quick styles styles-quick style-demos clean
+.PHONY: setup demo test bench bench-quick expert experts paper paper-quick styles styles-quick style-demos \
+	mutation mutation-report clean
 
 setup: $(STAMP)
 
@@ -64,5 +65,24 @@ styles-quick: $(STAMP)
 style-demos: $(STAMP)
 	$(PY) experiments/styles.py demos --force
 
+# Mutation testing of the learning rules and the data checks with cosmic-ray (not part of `make test`):
+# each module's mutants against its fast tests, in copies under mutants/; results, survivors and
+# their verdicts in tests/mutation/. MODULES=algo/ppo.py,common/rollout.py runs only those
+# (see tools/mutation.py for the list and each module's tests); JOBS modules run side by side;
+# MUTATION_FLAGS=--survivors retries only the last run's survivors (after writing tests for them),
+# --resume finishes an interrupted run.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+JOBS ?= 2
+
+$(MUTATION_STAMP): $(STAMP) requirements-mutation.txt
+	$(PY) -m pip install --quiet -r requirements-mutation.txt
+	touch $@
+
+mutation: $(MUTATION_STAMP)
+	$(PY) tools/mutation.py run --jobs $(JOBS) $(if $(MODULES),--modules $(MODULES)) $(MUTATION_FLAGS)
+
+mutation-report: $(MUTATION_STAMP)
+	$(PY) tools/mutation.py report
+
 clean:
-	rm -rf runs log .pytest_cache
+	rm -rf runs log .pytest_cache mutants

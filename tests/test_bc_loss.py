@@ -96,3 +96,19 @@ def test_one_training_step_matches_the_independent_loss_and_adam_step() -> None:
         np.testing.assert_array_equal(variable.numpy(), before)
     assert metrics["bc/loss"] == pytest.approx(expected_loss, rel=1e-5)
     assert metrics["bc/entropy"] == pytest.approx(float(entropy), rel=1e-5)
+
+
+def test_the_epoch_metrics_are_the_mean_over_its_minibatches() -> None:
+    """Two minibatches and a zero learning rate (the weights never move): the mean of the two
+    minibatch losses is the loss of the whole set. (Written for the mutation run: a sum, or a
+    product with the number of minibatches, looks the same with one minibatch.)"""
+    config = BehaviorCloneConfig(hidden_sizes=(8,), normalize_observations=False, learning_rate=0.0, epochs=1,
+                                 minibatch_size=BATCH_SIZE // 2, entropy_coef=2.0)
+    model = make_model()
+    rng = np.random.default_rng(1)
+    observations = rng.normal(size=(BATCH_SIZE, 4)).astype(np.float32)
+    actions = rng.integers(0, 2, size=BATCH_SIZE).astype(np.int64)
+    loss, entropy = independent_bc_loss(model, observations, actions, config.entropy_coef)
+    metrics = BehaviorCloneTrainer(model, config).train_epoch(observations, actions, np.random.default_rng(0))
+    assert metrics["bc/loss"] == pytest.approx(float(loss), rel=1e-5)
+    assert metrics["bc/entropy"] == pytest.approx(float(entropy), rel=1e-5)
