@@ -82,3 +82,16 @@ def test_run_episodes_plays_exactly_the_requested_episodes(num_envs, num_episode
     assert [len(obs) for obs in episodes.observations] == list(episodes.lengths)
     assert [len(actions) for actions in episodes.actions] == list(episodes.lengths)
     assert episodes.terminated.all()  # a random policy drops the pole long before 500 steps
+
+
+def test_mlp_kernels_are_orthogonal_with_gain_sqrt_2_then_the_output_gain() -> None:
+    """Orthogonal init scaled by sqrt 2 for the tanh layers and by output_gain for the last one:
+    K K^T = gain^2 I for a wide kernel, K^T K = gain^2 I for a tall one. (Written for the mutation
+    run: nothing looked at the scale of the initial weights.)"""
+    from network_models.mlp import TanhMLP
+
+    mlp = TanhMLP(input_dim=4, hidden_sizes=(8, 8), output_dim=2, output_gain=0.01, seed=0, name="mlp")
+    first, middle, last = (kernel.numpy().astype(np.float64) for kernel in mlp.kernels)
+    np.testing.assert_allclose(first @ first.T, 2.0 * np.eye(4), atol=1e-5)
+    np.testing.assert_allclose(middle @ middle.T, 2.0 * np.eye(8), atol=1e-5)
+    np.testing.assert_allclose(last.T @ last, 0.01 ** 2 * np.eye(2), atol=1e-8)
