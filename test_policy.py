@@ -19,7 +19,7 @@ import numpy as np
 from common.checkpoints import CHECKPOINT_CHOICES, load_actor_critic, policy_dir
 from common.config import format_path, option, parse_config, save_config
 from common.demonstrations import Demonstrations, load_demonstrations
-from common.envs import make_vec_env, probe_env_spec
+from common.envs import EnvSpec, make_vec_env, probe_env_spec
 from common.errors import UsageError, cli_main
 from common.files import atomic_write_bytes, check_writable_dir, ensure_writable_dir
 from common.fidelity import Fidelity, measure_fidelity
@@ -88,11 +88,11 @@ def play(config: TestConfig, actor: NumpyActor | RandomActor, num_envs: int, num
 
 
 def fidelity_of(actor: NumpyActor | RandomActor, episodes: Episodes, demos: Demonstrations | None,
-                config: TestConfig) -> Fidelity | None:
+                spec: EnvSpec, seed: int) -> Fidelity | None:
     if demos is None:
         return None
     return measure_fidelity(actor, np.concatenate(episodes.observations), np.concatenate(episodes.actions), demos,
-                            probe_env_spec(config.env), seed=config.seed)
+                            spec, seed=seed)
 
 
 FIDELITY_COLUMNS = ("state W1 (0 = same) | energy distance (0 = same) | action agreement (1 / 0 = same) "
@@ -171,14 +171,16 @@ def main(argv: list[str] | None = None) -> None:
         check_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
         if config.record:
             check_writable_dir(config.gif_path(algo).parent, "--record")
-    demos = None
+    demos, spec = None, None
     if config.demo_dir:
-        demos = load_demonstrations(config.demo_dir, probe_env_spec(config.env))
+        spec = probe_env_spec(config.env)  # once: probing makes an env
+        demos = load_demonstrations(config.demo_dir, spec)
     # Every policy is loaded and run before any log is written, so a bad one leaves no partial logs.
     actors = {algo: load_actor(config, algo) for algo in config.algo_list}
     results = {algo: play(config, actor, min(config.num_envs, config.episodes), config.episodes)
                for algo, actor in actors.items()}
-    fidelities = {algo: fidelity_of(actors[algo], episodes, demos, config) for algo, episodes in results.items()}
+    fidelities = {algo: fidelity_of(actors[algo], episodes, demos, spec, config.seed)
+                  for algo, episodes in results.items()}
     for algo, episodes in results.items():
         log_dir = ensure_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
         save_config(config, log_dir)
