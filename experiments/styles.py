@@ -25,6 +25,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -56,6 +57,7 @@ class StyleRun:
     algo: str  # "gail" or "bc"
     num_demos: int
     seed: int
+    extra_flags: tuple[str, ...] = ()  # added to the training script's flags (a variant study)
 
     def directory(self, out: Path) -> Path:
         return out / "runs" / self.style / self.algo / f"n{self.num_demos}_seed{self.seed}"
@@ -68,7 +70,7 @@ class StyleRun:
         return [script, "--env", style.env, "--seed", str(self.seed), "--num-demos", str(self.num_demos),
                 "--demo-dir", str(DEMO_ROOT / self.style), *flags, *(QUICK_FLAGS[self.algo] if quick else ()),
                 "--no-progress", "--save-dir", str(self.directory(out) / "model"),
-                "--log-dir", str(self.directory(out) / "log")]
+                "--log-dir", str(self.directory(out) / "log"), *self.extra_flags]
 
     def evaluate_command(self, out: Path, episodes: int) -> list[str]:
         return ["experiments/styles.py", "evaluate", "--style", self.style, "--model-dir",
@@ -236,12 +238,15 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def parse_styles(text: str) -> list[str]:
+def parse_list(text: str, allowed: tuple[str, ...], flag: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STYLES]
-    if unknown or not names:
-        raise UsageError(f"--styles {text}: expected a comma-separated list from {', '.join(STYLES)}")
+    if not names or any(name not in allowed for name in names):
+        raise UsageError(f"{flag} {text}: expected a comma-separated list from {', '.join(allowed)}")
     return names
+
+
+def parse_styles(text: str) -> list[str]:
+    return parse_list(text, tuple(STYLES), "--styles")
 
 
 def record_demos(names: list[str], force: bool) -> None:
@@ -261,8 +266,11 @@ def run_benchmark(args: argparse.Namespace) -> None:
     for name in names:
         if not (REPO_ROOT / DEMO_ROOT / name / "metadata.json").is_file():
             raise UsageError(f"{DEMO_ROOT / name}: no demonstrations; run python experiments/styles.py demos")
-    runs = [StyleRun(name, algo, num, seed) for name in names for num in NUM_DEMOS for seed in seeds
-            for algo in ("gail", "bc")]
+    algos = parse_list(args.algos, ("gail", "bc"), "--algos")
+    demo_counts = [int(num) for num in parse_list(args.num_demos, tuple(map(str, NUM_DEMOS)), "--num-demos")]
+    extra = {"gail": tuple(shlex.split(args.gail_flags)), "bc": tuple(shlex.split(args.bc_flags))}
+    runs = [StyleRun(name, algo, num, seed, extra[algo]) for name in names for num in demo_counts
+            for seed in seeds for algo in algos]
     start = time.perf_counter()
     results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
@@ -322,6 +330,12 @@ def main(argv: list[str] | None = None) -> None:
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     run.add_argument("--styles", default=",".join(STYLES), help="comma-separated styles")
     run.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 per setting")
+    run.add_argument("--algos", default="gail,bc", help="comma-separated: gail, bc")
+    run.add_argument("--num-demos", default=",".join(map(str, NUM_DEMOS)),
+                     help="comma-separated numbers of training episodes, from " + ", ".join(map(str, NUM_DEMOS)))
+    run.add_argument("--gail-flags", default="", help="extra run_gail.py flags for every GAIL run (a variant "
+                     "study; give it its own --out)")
+    run.add_argument("--bc-flags", default="", help="extra run_behavior_clone.py flags for every BC run")
     run.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (one per core)")
     run.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only")
     run.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
