@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := runs/demo
 
 .PHONY: setup demo test bench bench-quick expert experts paper paper-quick styles styles-quick style-demos \
-	mutation mutation-report clean
+	mutation mutation-report crashtest clean
 
 setup: $(STAMP)
 
@@ -83,6 +83,11 @@ mutation: $(MUTATION_STAMP)
 
 mutation-report: $(MUTATION_STAMP)
 	$(PY) tools/mutation.py report
+
+# SIGKILL training (PPO, GAIL, BC) and sampling at 30 random instants each; every kill is followed
+# by checks that nothing was lost (tools/crashtest.py). A 2-kill version runs in `make test`.
+crashtest: $(STAMP)
+	$(PY) tools/crashtest.py --kills 30 --out bench/results/crashtest.json
 
 clean:
 	rm -rf runs log .pytest_cache mutants

@@ -5,6 +5,7 @@ Example: python run_behavior_clone.py --env CartPole-v1 --demo-dir trajectory/Ca
 
 from __future__ import annotations
 
+import common.startup  # noqa: F401  (first: TensorFlow starts quietly, Ctrl-C prints one line)
 import dataclasses
 
 from algo.behavior_clone import BehaviorCloneConfig, BehaviorCloneTraining
@@ -20,7 +21,7 @@ from network_models.factory import build_actor_critic
 @dataclasses.dataclass
 class BehaviorCloneRunConfig(BehaviorCloneConfig):
     env: str = option("CartPole-v1", "gymnasium env id (Discrete or bounded Box actions)")
-    seed: int = option(0, "seed of the network and the shuffling", "non_negative")
+    seed: int = option(0, "seed of the network and the shuffling", "seed")
     demo_dir: str = option("trajectory/{env}", "expert demonstrations written by sample_trajectory.py")
     num_demos: int = option(10, "use the first N demonstration episodes (0 = all)", "non_negative")
     eval_every: int = option(50, "epochs between evaluations (and checkpoints)", "positive")

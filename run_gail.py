@@ -7,6 +7,7 @@ learned reward (log D by default). The true env reward is never learned from, on
 
 from __future__ import annotations
 
+import common.startup  # noqa: F401  (first: TensorFlow starts quietly, Ctrl-C prints one line)
 import dataclasses
 
 from algo.behavior_clone import warm_start
@@ -24,7 +25,7 @@ from network_models.factory import build_actor_critic, build_discriminator, disc
 
 @dataclasses.dataclass
 class GailRunConfig(OnPolicyRunConfig, DiscriminatorConfig):
-    total_env_steps: int = option(100_000, "training budget in env steps", "positive")
+    total_env_steps: int = option(300_000, "training budget in env steps", "positive")
     save_dir: str = option("trained_models/gail/{env}", "checkpoint directory ({env}, {seed} are filled in)")
     log_dir: str = option("log/train/gail/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
     demo_dir: str = option("trajectory/{env}", "expert demonstrations written by sample_trajectory.py")

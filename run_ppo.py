@@ -6,6 +6,7 @@ Checkpoints go to --save-dir, TensorBoard scalars to --log-dir.
 
 from __future__ import annotations
 
+import common.startup  # noqa: F401  (first: TensorFlow starts quietly, Ctrl-C prints one line)
 from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining
 from algo.ppo import PPOTrainer
 from common.config import parse_config

@@ -8,6 +8,7 @@ with --force.
 
 from __future__ import annotations
 
+import common.startup  # noqa: F401  (first: TensorFlow starts quietly, Ctrl-C prints one line)
 import dataclasses
 
 import numpy as np
@@ -30,7 +31,7 @@ class SampleConfig:
     episodes: int = option(10, "episodes to record", "positive")
     out_dir: str = option("trajectory/{env}", "where the demonstration files are written ({env}, {seed} filled in)")
     seed: int = option(0, "seed of the episodes' initial states (and of sampling with --stochastic)",
-                       "non_negative")
+                       "seed")
     stochastic: bool = option(False, "sample actions from the policy instead of taking the most likely")
     num_envs: int = option(10, "parallel envs", "positive")
     force: bool = option(False, "replace demonstrations already in --out-dir")

@@ -9,8 +9,10 @@ env's metadata["render_fps"] so that it plays in real time.
 
 from __future__ import annotations
 
+import common.startup  # noqa: F401  (first: TensorFlow starts quietly, Ctrl-C prints one line)
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 
 import imageio
@@ -20,7 +22,7 @@ from common.checkpoints import CHECKPOINT_CHOICES, load_actor_critic, policy_dir
 from common.config import format_path, option, parse_config, save_config
 from common.demonstrations import Demonstrations, load_demonstrations
 from common.envs import EnvSpec, make_vec_env, probe_env_spec
-from common.errors import UsageError, cli_main
+from common.errors import UsageError, cli_main, first_line
 from common.files import atomic_write_bytes, check_writable_dir, ensure_writable_dir
 from common.fidelity import Fidelity, measure_fidelity
 from common.logger import RunLogger
@@ -42,7 +44,7 @@ class TestConfig:
                            "in; empty = true return only)")
     episodes: int = option(10, "episodes per policy", "positive")
     stochastic: bool = option(False, "sample actions instead of taking the most likely")
-    seed: int = option(0, "seed of the initial states (and of sampling with --stochastic)", "non_negative")
+    seed: int = option(0, "seed of the initial states (and of sampling with --stochastic)", "seed")
     num_envs: int = option(10, "parallel envs", "positive")
     log_dir: str = option("log/test/{algo}/{env}", "TensorBoard directory ({algo}, {env}, {seed} filled in)")
     record: str = option("", "also write a GIF of each policy's first episode to this .gif path "
@@ -163,6 +165,29 @@ def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) 
             + (f"; {note}" if note else "") + ")")
 
 
+def check_renders(env_id: str) -> None:
+    """Refuse --record before anything runs or is written if ``env_id`` gives no RGB frames."""
+    probe_env_spec(env_id)  # an env the networks cannot take is refused as such first
+    envs = None
+    try:
+        with warnings.catch_warnings():  # e.g. "rgb_array is not in the possible render modes": said below
+            warnings.simplefilter("ignore")
+            envs = make_vec_env(env_id, 1, render=True)
+        envs.reset(seed=0)
+        frames = envs.render()
+    except UsageError:
+        raise
+    except Exception as error:  # whatever the env or its renderer raises: it cannot record here
+        raise UsageError(f"--record: {env_id} cannot render frames here ({first_line(error)})") from None
+    finally:
+        if envs is not None:
+            envs.close()
+    frame = frames[0] if isinstance(frames, (tuple, list)) and frames else frames
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[-1] in (3, 4)):
+        raise UsageError(f"--record: {env_id} does not render RGB frames (render_mode 'rgb_array' gave "
+                         f"{type(frame).__name__})")
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     config = parse_config(TestConfig, __doc__, argv)
@@ -171,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         check_writable_dir(format_path(config.log_dir, "--log-dir", algo=algo), "--log-dir")
         if config.record:
             check_writable_dir(config.gif_path(algo).parent, "--record")
+    if config.record:
+        check_renders(config.env)
     demos, spec = None, None
     if config.demo_dir:
         spec = probe_env_spec(config.env)  # once: probing makes an env

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 import keras
@@ -86,7 +85,7 @@ class BehaviorCloneTraining(TrainingRun):
     def __init__(self, config: Any, model: ActorCritic, demos: Demonstrations,
                  fidelity_demos: Demonstrations | None = None) -> None:
         self.trainer = BehaviorCloneTrainer(model, config)
-        super().__init__(config, "epochs", fidelity_demos, policy=model, optimizer=self.trainer.optimizer)
+        super().__init__(config, "bc", "epochs", fidelity_demos, policy=model, optimizer=self.trainer.optimizer)
         self.model = model
         self.demos = demos
 
@@ -96,7 +95,6 @@ class BehaviorCloneTraining(TrainingRun):
         eval_envs = self.make_eval_envs()
         logger = RunLogger(self.log_dir, config.epochs, f"bc {config.env}", config.progress,
                            initial=start_epoch, unit="epoch")
-        start_time = time.perf_counter()
         try:
             with self.stop_signals():
                 for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -105,7 +103,7 @@ class BehaviorCloneTraining(TrainingRun):
                     stopping = self.stopping(epoch - 1, config.epochs)
                     if epoch % config.eval_every == 0 or epoch == config.epochs:
                         record = self.evaluate(eval_envs, self.model.actor_snapshot(), epoch,
-                                               time.perf_counter() - start_time, final=epoch == config.epochs)
+                                               final=epoch == config.epochs)
                         metrics.update(record.scalars())
                     logger.scalars(epoch, metrics)
                     if stopping or epoch % config.eval_every == 0 or epoch == config.epochs:
@@ -114,8 +112,7 @@ class BehaviorCloneTraining(TrainingRun):
                     if stopping:
                         raise StopRequested(self.resume_hint(0, epoch))
         finally:
-            self.train_seconds = time.perf_counter() - start_time
-            self.write_evaluations()
+            self.finish()
             logger.close()
             eval_envs.close()
         return self.eval_history

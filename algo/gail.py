@@ -42,7 +42,7 @@ class DiscriminatorConfig:
     disc_learning_rate: float = option(1e-3, "Adam learning rate of the discriminator", "positive")
     disc_anneal_lr: bool = option(True, "decay the discriminator's learning rate linearly to 0 with the "
                                   "policy's, so the learned reward settles once imitation is reached")
-    disc_epochs: int = option(2, "passes over each policy batch per discriminator update", "positive")
+    disc_epochs: int = option(10, "passes over each policy batch per discriminator update", "positive")
     disc_minibatch_size: int = option(256, "policy pairs (and as many expert pairs) per gradient step",
                                       "positive")
     disc_grad_penalty: float = option(0.0, "weight of a gradient penalty E[(|grad D| - 1)^2] on random "

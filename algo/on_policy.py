@@ -30,7 +30,7 @@ class RunConfig:
     """Run-level flags shared by the training scripts."""
 
     env: str = option("CartPole-v1", "gymnasium env id (Discrete or bounded Box actions)")
-    seed: int = option(0, "seed of networks, envs and sampling (runs are reproducible on CPU)", "non_negative")
+    seed: int = option(0, "seed of networks, envs and sampling (runs are reproducible on CPU)", "seed")
     num_envs: int = option(8, "parallel training envs", "positive")
     total_env_steps: int = option(70_000, "training budget in env steps", "positive")
     eval_every: int = option(10_000, "env steps between deterministic evaluations", "positive")
@@ -67,7 +67,7 @@ class OnPolicyTraining(TrainingRun):
     def __init__(self, config: Any, model: ActorCritic, trainer: PPOTrainer, algo_name: str,
                  reward_learner: RewardLearner | None = None, fidelity_demos: Demonstrations | None = None,
                  **extra_trackables: Any) -> None:
-        super().__init__(config, "env_steps", fidelity_demos, policy=model, optimizer=trainer.optimizer,
+        super().__init__(config, algo_name, "env_steps", fidelity_demos, policy=model, optimizer=trainer.optimizer,
                          **extra_trackables)
         self.model = model
         self.trainer = trainer
@@ -98,6 +98,7 @@ class OnPolicyTraining(TrainingRun):
                         self.reward_learner.set_progress(iteration / self.total_iterations)
                     rollout = collector.collect(self.model.actor_snapshot())
                     env_steps += self.batch_size
+                    self.check_observations(rollout, env_steps)
                     metrics = self._learn(rollout)
                     check_finite(metrics, self.where(env_steps, iteration + 1), self.save_dir)
 
@@ -113,7 +114,6 @@ class OnPolicyTraining(TrainingRun):
                     if env_steps >= next_eval or iteration == self.total_iterations - 1:
                         next_eval += config.eval_every
                         record = self.evaluate(self.eval_envs, self.model.actor_snapshot(), env_steps,
-                                               time.perf_counter() - start_time,
                                                final=iteration == self.total_iterations - 1)
                         logger.scalars(env_steps, record.scalars())
                         logger.message(f"eval at {env_steps} env steps: {describe(record)}")
@@ -127,8 +127,7 @@ class OnPolicyTraining(TrainingRun):
                     if stopping:
                         raise StopRequested(self.resume_hint(env_steps, iteration + 1))
         finally:
-            self.train_seconds = time.perf_counter() - start_time
-            self.write_evaluations()
+            self.finish()
             logger.close()
             self.envs.close()
             self.eval_envs.close()

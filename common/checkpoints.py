@@ -16,9 +16,9 @@ from typing import Any, Iterator
 import numpy as np
 import tensorflow as tf
 
-from common.config import load_config_dict, save_config
+from common.config import flag_name, load_config_dict, save_config
 from common.envs import probe_env_spec
-from common.errors import UsageError
+from common.errors import UsageError, first_line
 from common.files import atomic_write_bytes
 from network_models.factory import build_actor_critic
 from network_models.policy import ActorCritic
@@ -50,13 +50,29 @@ def latest_checkpoint(directory: str | Path) -> str | None:
     directory = Path(directory)
     with _tf_logging_silenced():
         latest = tf.train.latest_checkpoint(str(directory))
-        state = tf.train.get_checkpoint_state(str(directory)) if latest is None else None
+        state = tf.train.get_checkpoint_state(str(directory))
     state_file = directory / "checkpoint"
+    if state is not None:
+        # CheckpointManager deletes the files of the paths it rotates out: they must be this run's.
+        inside = directory.resolve()
+        for path in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]:
+            resolved = (directory / path).resolve()  # an absolute path stays itself
+            if not resolved.is_relative_to(inside):
+                raise UsageError(f"{state_file}: names checkpoint {path}, outside {directory}; "
+                                 "refusing to use (or rotate away) files of another directory")
     if latest is None and state_file.is_file():
         if state is None:
             raise UsageError(f"{state_file}: not a readable checkpoint state file")
         raise UsageError(f"{state_file}: names checkpoint {state.model_checkpoint_path}, whose files are missing")
     return latest
+
+
+def holds_checkpoint_files(directory: str | Path) -> bool:
+    """Whether ``directory`` holds any checkpoint file (the state file, a ckpt-* file or a best
+    policy), whatever state the state file is in."""
+    directory = Path(directory)
+    return ((directory / "checkpoint").exists() or any(directory.glob("ckpt-*"))
+            or (directory / BEST_DIR).exists())
 
 
 class _FailedRestoreReport(logging.Filter):
@@ -83,32 +99,63 @@ def _restore_failed(error: BaseException) -> str:
 class CheckpointStore:
     """Everything needed to resume a run: networks, optimizers, counters and the numpy RNG."""
 
-    def __init__(self, directory: str | Path, max_to_keep: int = 3, **trackables: Any) -> None:
+    def __init__(self, directory: str | Path, identity: dict[str, Any], max_to_keep: int = 3,
+                 **trackables: Any) -> None:
+        """``identity``: what the run is (its algorithm and the flags that fix the shapes of what is
+        saved); it is saved with every checkpoint, so a resume can check it before restoring."""
+        self.directory = Path(directory)
+        self.identity = identity
         self.env_steps = tf.Variable(0, dtype=tf.int64)
         self.iteration = tf.Variable(0, dtype=tf.int64)
+        self.train_seconds = tf.Variable(0.0, dtype=tf.float64)  # the run's clock, across resumes
         self.rng_state = tf.Variable("", dtype=tf.string)
+        self.run_identity = tf.Variable(json.dumps(identity, sort_keys=True), dtype=tf.string)
         self.trackables = list(trackables.values())
         latest_checkpoint(directory)  # a corrupt state file is an error, not a warning and a fresh start
         self.checkpoint = tf.train.Checkpoint(env_steps=self.env_steps, iteration=self.iteration,
-                                              rng_state=self.rng_state, **trackables)
+                                              train_seconds=self.train_seconds, rng_state=self.rng_state,
+                                              run_identity=self.run_identity, **trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
 
-    def network_variables(self) -> list[tf.Variable]:
-        """The parameters of every tracked network (tf.Module), not optimizer state."""
+    def saved_variables(self) -> list[tf.Variable]:
+        """Every variable of every tracked network (tf.Module): parameters and statistics such as
+        the observation normaliser's, not optimizer state."""
         return [variable for trackable in self.trackables if isinstance(trackable, tf.Module)
-                for variable in trackable.trainable_variables]
+                for variable in trackable.variables]
 
-    def save(self, env_steps: int, iteration: int, rng: np.random.Generator) -> str:
+    def save(self, env_steps: int, iteration: int, rng: np.random.Generator, train_seconds: float) -> str:
         self.env_steps.assign(env_steps)
         self.iteration.assign(iteration)
+        self.train_seconds.assign(train_seconds)
         self.rng_state.assign(json.dumps(rng.bit_generator.state))
         return self.manager.save(checkpoint_number=iteration)
+
+    def check_identity(self) -> None:
+        """Before a resume: refuse a checkpoint of another algorithm, or one saved with other
+        structural flags (read from the checkpoint itself, not the editable config.json)."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return
+        try:
+            saved = json.loads(tf.train.load_checkpoint(latest).get_tensor(
+                "run_identity/.ATTRIBUTES/VARIABLE_VALUE").decode())
+        except (*RESTORE_ERRORS, KeyError, UnicodeDecodeError) as error:
+            raise UsageError(f"{latest}: cannot resume from this checkpoint (it does not say which run wrote it: "
+                             f"{first_line(error)}); start a new run in another --save-dir") from None
+        if saved.get("algo") != self.identity["algo"]:
+            raise UsageError(f"--resume: {self.directory} holds a {saved.get('algo')} run, which "
+                             f"{self.identity['algo']} cannot continue; choose another --save-dir")
+        for name, value in self.identity.items():
+            if name in saved and saved[name] != value:
+                raise UsageError(f"--resume: {flag_name(name)} is {value!r} but the run in {self.directory} "
+                                 f"was saved with {saved[name]!r}; resume with the same value")
 
     def restore_latest(self, rng: np.random.Generator) -> bool:
         """Restore the newest checkpoint into the trackables and ``rng``; False if there is none."""
         latest = self.manager.latest_checkpoint
         if latest is None:
             return False
+        self.check_identity()
         try:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         except RESTORE_ERRORS as error:
@@ -169,11 +216,6 @@ def policy_dir(model_dir: str | Path, checkpoint: str) -> tuple[Path, str]:
         if model_dir.is_dir():
             return model_dir, f"note: {model_dir} has no best policy ({BEST_DIR}/); using its last checkpoint"
     return model_dir, ""
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def load_actor_critic(model_dir: str | Path, env_id: str | None = None) -> tuple[ActorCritic, dict[str, Any]]:

@@ -27,6 +27,8 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "non_negative": (lambda value: value >= 0, "must be >= 0"),
     "unit_interval": (lambda value: 0 < value <= 1, "must be in (0, 1]"),
     "probability": (lambda value: 0 <= value <= 1, "must be in [0, 1]"),
+    # keras.utils.set_random_seed passes the seed to numpy's legacy seeding, which takes 32 bits.
+    "seed": (lambda value: 0 <= value < 2**32, "must be in [0, 2**32 - 1]"),
     "all_positive": (lambda values: len(values) > 0 and all(v > 0 for v in values),
                      "must be a non-empty comma-separated list of positive integers"),
 }
@@ -172,10 +174,11 @@ def config_to_dict(config: Any) -> dict[str, Any]:
             for key, value in dataclasses.asdict(config).items()}
 
 
-def save_config(config: Any, directory: str | Path) -> Path:
-    """Write the resolved config as ``config.json`` in ``directory`` (atomically)."""
+def save_config(config: Any, directory: str | Path, **extra: Any) -> Path:
+    """Write the resolved config (and ``extra`` entries, e.g. the algorithm) as ``config.json`` in
+    ``directory`` (atomically)."""
     path = Path(directory) / "config.json"
-    atomic_write_bytes(path, json.dumps(config_to_dict(config), indent=2, sort_keys=True).encode())
+    atomic_write_bytes(path, json.dumps({**config_to_dict(config), **extra}, indent=2, sort_keys=True).encode())
     return path
 
 

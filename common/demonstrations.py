@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import os
 import shutil
 import tempfile
@@ -69,7 +70,10 @@ class Demonstrations:
     def split_held_out(self, count: int) -> tuple["Demonstrations", "Demonstrations", bool]:
         """(the first ``count`` episodes to learn from, the episodes to score imitation against,
         whether those are held out). The rest of the set is held out; when nothing is left, the
-        training episodes themselves are the reference (False)."""
+        training episodes themselves are the reference (False). ``count`` 0 means all."""
+        if count > self.num_episodes:
+            print(f"note: --num-demos {count}, but the demonstration set has only {self.num_episodes} episodes; "
+                  "training on all of them", file=sys.stderr)
         training = self.first_episodes(count)
         if training.num_episodes == self.num_episodes:
             return training, training, False
@@ -98,8 +102,10 @@ def demonstrations_from_episodes(env_id: str, episodes: Episodes, metadata: dict
 
 def check_out_dir(directory: str | Path, overwrite: bool = False, flag: str = "--out-dir") -> Path:
     """Raise UsageError unless a set can be written to ``directory``: it must be creatable and
-    writable, and hold no files unless ``overwrite``. Creates nothing."""
+    writable, and hold no files unless ``overwrite``. Creates nothing (but first puts back a set
+    whose replacement was interrupted)."""
     directory = check_writable_dir(directory, flag)
+    restore_interrupted_replacement(directory)
     if not directory.is_dir() or not any(directory.iterdir()):
         return directory
     if not overwrite:
@@ -147,7 +153,9 @@ def save_demonstrations(demos: Demonstrations, directory: str | Path, overwrite:
 
 
 def _swap_in(staging: Path, directory: Path) -> None:
-    """Replace ``directory`` by ``staging`` with renames; the old set is removed only afterwards."""
+    """Replace ``directory`` by ``staging`` with renames; the old set is removed only afterwards.
+    A crash between the two renames leaves no set at ``directory`` and the old one in
+    ``.<name>.old-*/``, from where ``restore_interrupted_replacement`` puts it back."""
     if directory.exists():
         retired = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-"))
         os.replace(directory, retired / directory.name)
@@ -155,6 +163,22 @@ def _swap_in(staging: Path, directory: Path) -> None:
         shutil.rmtree(retired)
     else:
         os.replace(staging, directory)
+
+
+def restore_interrupted_replacement(directory: Path) -> None:
+    """If a replacement of the set at ``directory`` was killed between its two renames (see
+    ``_swap_in``), move the old set back, and say so."""
+    if directory.exists():
+        return
+    retired = [path for path in directory.parent.glob(f".{directory.name}.old-*/{directory.name}")
+               if (path / METADATA_FILE).is_file()]
+    if not retired:
+        return
+    newest = max(retired, key=lambda path: path.stat().st_mtime)
+    os.replace(newest, directory)
+    shutil.rmtree(newest.parent, ignore_errors=True)
+    print(f"note: {directory}: a replacement of this demonstration set was interrupted; the previous set "
+          "is back in place", file=sys.stderr)
 
 
 def _load_array(path: Path) -> np.ndarray:
@@ -185,6 +209,7 @@ def _load_array(path: Path) -> np.ndarray:
 def load_demonstrations(directory: str | Path, spec: EnvSpec | None = None, flag: str = "--demo-dir") -> Demonstrations:
     """Read and check a demonstration set; with ``spec``, also check it fits that env."""
     directory = Path(directory)
+    restore_interrupted_replacement(directory)
     if not directory.is_dir():
         raise UsageError(f"{flag} {directory}: no such directory (make one with sample_trajectory.py)")
     metadata_path = directory / METADATA_FILE
@@ -198,7 +223,23 @@ def load_demonstrations(directory: str | Path, spec: EnvSpec | None = None, flag
     arrays = {name: _load_array(directory / f"{name}.npy") for name in ARRAY_FILES}
     demos = Demonstrations(env_id=env_id, metadata=metadata, **arrays)
     check_demonstrations(demos, directory, spec, flag)
-    return demos
+    return as_float32(demos, directory)
+
+
+def as_float32(demos: Demonstrations, directory: Path) -> Demonstrations:
+    """Float observations and continuous actions of another precision (float64, float16) as the
+    float32 the networks take, with a one-line note; values float32 cannot hold are refused."""
+    converted = {}
+    for name in ("observations", "actions"):
+        array = getattr(demos, name)
+        if not np.issubdtype(array.dtype, np.floating) or array.dtype == np.float32:
+            continue
+        with np.errstate(over="ignore"):
+            converted[name] = array.astype(np.float32)
+        if not np.isfinite(converted[name]).all():
+            raise UsageError(f"{directory / f'{name}.npy'}: {array.dtype} values too large for float32")
+        print(f"note: {directory / f'{name}.npy'}: {array.dtype} read as float32", file=sys.stderr)
+    return dataclasses.replace(demos, **converted) if converted else demos
 
 
 def check_demonstrations(demos: Demonstrations, directory: Path, spec: EnvSpec | None, flag: str) -> None:

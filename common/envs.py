@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 
 import gymnasium as gym
 
-from common.errors import UsageError
+from common.errors import UsageError, first_line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +60,21 @@ def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector
         # Offscreen frames need no display or sound; without these SDL complains on headless machines.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    try:
-        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
-                            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
-                            **render_kwargs)
-    except gym.error.Error as error:
-        raise UsageError(f"--env {env_id}: {error}") from None
+    # Warnings while making the env (e.g. "out of date, use v1") are shown only if it can be made,
+    # so that an error stays one line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+                                **render_kwargs)
+        except gym.error.Error as error:
+            raise UsageError(f"--env {env_id}: {first_line(error)}") from None
+        except ImportError as error:  # the env's module, or a package it needs, is not installed
+            missing = f"package {error.name!r} is not installed" if error.name else first_line(error)
+            raise UsageError(f"--env {env_id}: cannot make this env: {missing}") from None
+    for warning in caught:  # through the filters again, so that a caller can silence them
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     action_space = envs.single_action_space
     supported_box = (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
                      and action_space.is_bounded())
@@ -72,6 +82,11 @@ def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector
         envs.close()
         raise UsageError(f"--env {env_id}: action space {describe_space(action_space)} is not supported "
                          "(Discrete, or a bounded 1-D Box)")
+    if isinstance(action_space, gym.spaces.Discrete) and int(action_space.start) != 0:
+        envs.close()
+        raise UsageError(f"--env {env_id}: action space {describe_space(action_space)} starts at "
+                         f"{int(action_space.start)}; only Discrete spaces starting at 0 are supported (wrap the "
+                         "env to shift its actions)")
     observation_space = envs.single_observation_space
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         envs.close()

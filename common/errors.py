@@ -13,6 +13,12 @@ class UsageError(Exception):
     """Bad input from the user (a flag, a file, an env id). The message names the culprit."""
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first line (or its type's name, if it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def cli_main(main: Callable[[list[str] | None], None]) -> Callable[[list[str] | None], None]:
     """Wrap a script's ``main`` so a UsageError becomes ``error: ...`` on stderr and exit 2."""
 

@@ -1,7 +1,9 @@
-"""Atomic file writes: a crash never leaves a half-written file under the final name."""
+"""Atomic file writes (a crash never leaves a half-written file under the final name) and
+directory locks (one run writes into a directory at a time)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -61,3 +63,30 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+class DirectoryLock:
+    """One writer per directory: an exclusive ``flock`` on ``<directory>/.lock``, held until the
+    process exits (the OS drops it even after a kill -9, so a stale lock cannot block a resume).
+    The lock file holds the holder's PID, for the error a second run gets."""
+
+    FILE_NAME = ".lock"
+
+    def __init__(self, directory: Path, flag: str) -> None:
+        path = Path(directory) / self.FILE_NAME
+        self.handle = open(path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "unknown"
+            self.handle.close()
+            raise UsageError(f"{flag} {directory}: another run (PID {holder}) is using this directory; wait for "
+                             "it to finish or choose another directory") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"{os.getpid()}\n")
+        self.handle.flush()
+
+    def release(self) -> None:
+        self.handle.close()

@@ -17,7 +17,7 @@ class EvalRecord:
     """One evaluation: the mean and std of the true return over a fixed set of episodes."""
 
     step: int          # env steps (PPO, GAIL) or epochs (BC) when it was taken
-    seconds: float     # since the first training step
+    seconds: float     # of training in the run (across resumes) when it was taken
     return_mean: float
     return_std: float
     # Imitation fidelity against demonstrations (common.fidelity.Fidelity.as_dict), GAIL and BC only.
@@ -42,15 +42,15 @@ def describe(record: EvalRecord) -> str:
     return text
 
 
-def read_evaluations(log_dir: Path, up_to_step: int) -> tuple[list[EvalRecord], float]:
-    """The evaluations an earlier process wrote to ``log_dir`` (for --resume), up to ``up_to_step``,
-    and its training seconds; nothing if there is no readable file."""
+def read_evaluations(log_dir: Path, up_to_step: int) -> list[EvalRecord]:
+    """The evaluations an earlier process wrote to ``log_dir`` (for --resume), up to ``up_to_step``
+    (the checkpoint resumed from); none if there is no readable file."""
     try:
         payload = json.loads((Path(log_dir) / "evaluations.json").read_text())
         records = [EvalRecord(**record) for record in payload["evaluations"]]
-        return [record for record in records if record.step <= up_to_step], float(payload["train_seconds"])
+        return [record for record in records if record.step <= up_to_step]
     except (OSError, ValueError, KeyError, TypeError):
-        return [], 0.0
+        return []
 
 
 def write_evaluations(log_dir: Path, config: object, step_unit: str, records: list[EvalRecord],

@@ -8,21 +8,22 @@ import contextlib
 import math
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import gymnasium as gym
 import numpy as np
 
-from common.checkpoints import BestPolicy, CheckpointStore
+from common.checkpoints import BestPolicy, CheckpointStore, holds_checkpoint_files
 from common.config import config_to_dict, flag_name, load_config_dict, save_config
 from common.errors import UsageError
-from common.files import check_writable_dir, ensure_writable_dir
+from common.files import DirectoryLock, check_writable_dir, ensure_writable_dir
 from common.demonstrations import Demonstrations
 from common.envs import env_spec, make_vec_env
 from common.fidelity import measure_fidelity
 from common.logger import EvalRecord, read_evaluations, write_evaluations
-from common.rollout import EVAL_SEED_OFFSET, run_episodes
+from common.rollout import EVAL_SEED_OFFSET, Rollout, run_episodes
 from network_models.policy import NumpyActor
 
 
@@ -44,52 +45,84 @@ def check_finite(metrics: dict[str, float], where: str, save_dir: Path) -> None:
 class TrainingRun:
     """The bookkeeping of one training run; subclasses write ``run()`` with their loop."""
 
-    # Flags that fix the shape of the networks or of the batch, or GAIL's learned reward:
-    # a resume must keep them.
+    # Flags that fix the shape of what is saved (networks, normaliser, batch) or GAIL's learned
+    # reward: a resume must keep them. They are saved in every checkpoint with the algorithm.
     RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "normalize_observations",
                           "disc_hidden_sizes", "disc_standardize", "reward", "absorbing", "num_demos")
 
-    def __init__(self, config: Any, step_unit: str, fidelity_demos: Demonstrations | None = None,
+    def __init__(self, config: Any, algo: str, step_unit: str, fidelity_demos: Demonstrations | None = None,
                  **trackables: Any) -> None:
-        """``trackables`` go into every checkpoint and must include the ``policy``. With
-        ``fidelity_demos`` every evaluation also measures imitation fidelity against them, and the
-        best policy is the most faithful one (lowest state-action energy distance); without, it is
-        the one with the highest true return (PPO)."""
+        """``algo`` ("ppo", "gail", "bc") is recorded with every checkpoint; a resume by another
+        algorithm is refused. ``trackables`` go into every checkpoint and must include the
+        ``policy``. With ``fidelity_demos`` every evaluation also measures imitation fidelity
+        against them, and the best policy is the most faithful one (lowest state-action energy
+        distance); without, it is the one with the highest true return (PPO)."""
         self.config = config
+        self.algo = algo
         self.step_unit = step_unit  # "env_steps" or "epochs": what EvalRecord.step counts
         self.rng = np.random.default_rng(config.seed)
         # Only checked here; start() creates them once --resume and the checkpoint agree.
         self.save_dir = check_writable_dir(config.save_dir, "--save-dir")
         self.log_dir = check_writable_dir(config.log_dir, "--log-dir")
-        self.store = CheckpointStore(self.save_dir, **trackables)
+        saved_flags = config_to_dict(config)
+        identity = {"algo": algo, **{name: saved_flags[name] for name in self.RESUME_FIXED_FLAGS
+                                     if name in saved_flags}}
+        self.store = CheckpointStore(self.save_dir, identity, **trackables)
         self.best_policy = BestPolicy(self.save_dir, trackables["policy"], config)
         self.fidelity_demos = fidelity_demos
         self.eval_history: list[EvalRecord] = []
         self.stop_signal: int | None = None
-        self.train_seconds = 0.0          # this process's time in the loop
-        self.earlier_train_seconds = 0.0  # the processes' before a --resume
+        self.lock: DirectoryLock | None = None
+        self.earlier_train_seconds = 0.0  # the run's clock at the checkpoint a --resume starts from
+        self.clock_start = time.perf_counter()
 
     def start(self, total_iterations: int, budget_flag: str) -> int:
         """The iteration to start from: 0 for a new run, the checkpoint's on --resume (which
-        also restores the networks, optimizers, counters and RNG)."""
+        also restores the networks, optimizers, counters and RNG). Everything is checked before
+        anything is written; then the save directory's lock is taken (a second run stops there)
+        and the configs are written."""
         if self.config.resume:
-            self._check_resume_config()
-            if not self.store.restore_latest(self.rng):
-                raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
-            # evaluations.json keeps the whole run's history across resumes.
-            self.eval_history, self.earlier_train_seconds = read_evaluations(self.log_dir, self.restored_step())
-            self.best_policy.restore_score()
-            if int(self.store.iteration.numpy()) >= total_iterations:
-                raise UsageError(f"--resume: the run in {self.save_dir} is already at {self.restored_step()} "
-                                 f"{self.step_unit.replace('_', ' ')}; pass a larger {budget_flag} to train on")
-        elif self.store.manager.latest_checkpoint is not None or self.best_policy.holds_checkpoint():
-            raise UsageError(f"--save-dir {self.save_dir} already holds a checkpoint; pass --resume to "
-                             "continue it or choose another --save-dir")
-        ensure_writable_dir(self.save_dir, "--save-dir")
-        ensure_writable_dir(self.log_dir, "--log-dir")
-        save_config(self.config, self.save_dir)
-        save_config(self.config, self.log_dir)
+            self._restore(total_iterations, budget_flag)
+        else:
+            self._refuse_existing_checkpoints()
+        self.lock = DirectoryLock(ensure_writable_dir(self.save_dir, "--save-dir"), "--save-dir")
+        try:
+            if not self.config.resume:
+                self._refuse_existing_checkpoints()  # again: a run may have saved one since
+            ensure_writable_dir(self.log_dir, "--log-dir")
+            save_config(self.config, self.save_dir, algo=self.algo)
+            save_config(self.config, self.log_dir, algo=self.algo)
+        except BaseException:
+            self.lock.release()
+            raise
+        self.clock_start = time.perf_counter()
         return int(self.store.iteration.numpy())
+
+    def _refuse_existing_checkpoints(self) -> None:
+        if holds_checkpoint_files(self.save_dir):
+            raise UsageError(f"--save-dir {self.save_dir} already holds checkpoint files; pass --resume to "
+                             "continue that run or choose another --save-dir")
+
+    def _restore(self, total_iterations: int, budget_flag: str) -> None:
+        self._check_resume_config()
+        if not self.store.restore_latest(self.rng):
+            if holds_checkpoint_files(self.save_dir):
+                raise UsageError(f"--resume: --save-dir {self.save_dir} holds checkpoint files but no state file "
+                                 "naming the latest (a run killed during its first save?); delete them to "
+                                 "start over, or choose another --save-dir")
+            raise UsageError(f"--resume: no checkpoint in --save-dir {self.save_dir}")
+        self.earlier_train_seconds = float(self.store.train_seconds.numpy())
+        # evaluations.json keeps the whole run's history across resumes.
+        self.eval_history = read_evaluations(self.log_dir, self.restored_step())
+        self.best_policy.restore_score()
+        if int(self.store.iteration.numpy()) >= total_iterations:
+            raise UsageError(f"--resume: the run in {self.save_dir} is already at {self.restored_step()} "
+                             f"{self.step_unit.replace('_', ' ')}; pass a larger {budget_flag} to train on")
+
+    def train_seconds(self) -> float:
+        """Seconds of training in the whole run: earlier processes' (up to the checkpoint this one
+        resumed from) and this one's since ``start``."""
+        return self.earlier_train_seconds + time.perf_counter() - self.clock_start
 
     def restored_step(self) -> int:
         """Env steps for RL runs, epochs (= iterations) for BC."""
@@ -97,21 +130,34 @@ class TrainingRun:
         return int(counter.numpy())
 
     def _check_resume_config(self) -> None:
+        """The checkpoint says what it is (CheckpointStore.check_identity); config.json is checked
+        too, so that the message names a changed flag even where the checkpoint is unreadable."""
         if not (self.save_dir / "config.json").is_file():
             return  # no checkpoint either; restore_latest reports that
         saved = load_config_dict(self.save_dir)
         current = config_to_dict(self.config)
+        if saved.get("algo", self.algo) != self.algo:
+            raise UsageError(f"--resume: {self.save_dir} holds a {saved['algo']} run, which {self.algo} cannot "
+                             "continue; choose another --save-dir")
         for name in self.RESUME_FIXED_FLAGS:
             if name in current and name in saved and saved[name] != current[name]:
                 raise UsageError(f"--resume: {flag_name(name)} is {current[name]!r} but the run in "
                                  f"{self.save_dir} used {saved[name]!r}; resume with the same value")
 
     def save(self, env_steps: int, iteration: int) -> None:
-        """Checkpoint, unless a parameter went NaN/inf: then stop and keep the last good one."""
-        parameters = {f"parameter {variable.name}": float(np.sum(variable.numpy()))
-                      for variable in self.store.network_variables()}
-        check_finite(parameters, self.where(env_steps, iteration), self.save_dir)
-        self.store.save(env_steps, iteration, self.rng)
+        """Checkpoint, unless a saved value (a parameter, a normaliser statistic) went NaN/inf:
+        then stop and keep the last good one."""
+        values = {f"variable {variable.name}": float(np.sum(variable.numpy()))
+                  for variable in self.store.saved_variables()}
+        check_finite(values, self.where(env_steps, iteration), self.save_dir)
+        self.store.save(env_steps, iteration, self.rng, self.train_seconds())
+
+    def check_observations(self, rollout: Rollout, env_steps: int) -> None:
+        """Stop before a NaN or inf observation reaches the normaliser or the networks."""
+        for observations in (rollout.observations, rollout.final_observations, rollout.last_observations):
+            if not np.isfinite(observations).all():
+                raise TrainingDiverged(f"--env {self.config.env} returned a NaN or inf observation before env "
+                                       f"step {env_steps}; the last good checkpoint in {self.save_dir} is kept")
 
     def where(self, env_steps: int, iteration: int) -> str:
         return f"env step {env_steps}" if self.step_unit == "env_steps" else f"epoch {iteration}"
@@ -142,7 +188,7 @@ class TrainingRun:
         """A separate set of envs for evaluation, so it never disturbs the training envs' episodes."""
         return make_vec_env(self.config.env, min(self.config.eval_episodes, 16))
 
-    def evaluate(self, eval_envs: gym.vector.VectorEnv, actor: NumpyActor, step: int, seconds: float,
+    def evaluate(self, eval_envs: gym.vector.VectorEnv, actor: NumpyActor, step: int,
                  final: bool = False) -> EvalRecord:
         """Deterministic true return over ``eval_episodes`` fixed episodes (and, with demonstrations,
         the imitation fidelity of those episodes; the classifier's accuracy at the ``final``
@@ -156,8 +202,9 @@ class TrainingRun:
             fidelity = measure_fidelity(actor, np.concatenate(episodes.observations), np.concatenate(episodes.actions),
                                         self.fidelity_demos, env_spec(eval_envs, self.config.env),
                                         seed=self.config.seed, with_classifier=final).as_dict()
-        record = EvalRecord(step, seconds, float(episodes.returns.mean()), float(episodes.returns.std()), fidelity)
+        record = EvalRecord(step, self.train_seconds(), float(episodes.returns.mean()), float(episodes.returns.std()), fidelity)
         self.eval_history.append(record)
+        self.write_evaluations()  # now, so that a kill loses at most the evaluations to come
         if fidelity is None:
             self.best_policy.offer(record.return_mean, step, self.step_unit, "eval/return_mean (higher is better)")
         else:
@@ -166,8 +213,13 @@ class TrainingRun:
         return record
 
     def write_evaluations(self) -> None:
-        write_evaluations(self.log_dir, self.config, self.step_unit, self.eval_history,
-                          self.earlier_train_seconds + self.train_seconds)
+        write_evaluations(self.log_dir, self.config, self.step_unit, self.eval_history, self.train_seconds())
+
+    def finish(self) -> None:
+        """The loop's last word, however it ends: the evaluation history, then the directory lock."""
+        self.write_evaluations()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def report(run: TrainingRun, train: Callable[[], list[EvalRecord]]) -> list[EvalRecord]:

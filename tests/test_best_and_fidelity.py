@@ -154,7 +154,7 @@ def test_a_stray_best_policy_counts_as_a_run_in_the_save_dir(runs, tmp_path, cap
     with pytest.raises(SystemExit) as stop:
         run_ppo.main(TINY_PPO_FLAGS + ["--save-dir", str(tmp_path / "save"), "--log-dir", str(tmp_path / "log")])
     assert stop.value.code == 2
-    assert "already holds a checkpoint" in capsys.readouterr().err
+    assert "already holds checkpoint files" in capsys.readouterr().err
 
 
 def test_resume_keeps_the_best_score(runs, tmp_path):

@@ -58,8 +58,9 @@ def train_gail(env_id: str, root: Path) -> Path:
 def checkpoint_variables(save_dir: Path) -> dict[str, np.ndarray]:
     """Every variable of the latest checkpoint in ``save_dir``, by its checkpoint key."""
     reader = tf.train.load_checkpoint(str(save_dir))
+    # Not the run's bookkeeping: its identity names the env id, its clock the seconds it took.
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH" and not name.startswith(("run_identity/", "train_seconds/"))}
 
 
 def eval_returns(root: Path) -> list[float]:

@@ -102,4 +102,4 @@ def test_help_from_the_command_line() -> None:
     result = subprocess.run([sys.executable, "run_gail.py", "--help"], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=True, env={**os.environ, "COLUMNS": "1000"})
     entries = option_entries(result.stdout)
-    assert "(default: 0.99)" in entries["--gamma"] and "(default: 100000)" in entries["--total-env-steps"]
+    assert "(default: 0.99)" in entries["--gamma"] and "(default: 300000)" in entries["--total-env-steps"]

@@ -64,10 +64,10 @@ def test_normalizer_is_saved_and_restored_with_the_checkpoint(tmp_path):
     spec = EnvSpec("toy", (2,), Discrete(2))
     model = build_actor_critic(spec, (8,), seed=0, normalize_observations=True)
     model.normalizer.update(np.array([[1.0, 2.0], [3.0, 6.0]], np.float32))
-    store = CheckpointStore(tmp_path, policy=model)
-    store.save(10, 1, np.random.default_rng(0))
+    store = CheckpointStore(tmp_path, {"algo": "ppo"}, policy=model)
+    store.save(10, 1, np.random.default_rng(0), train_seconds=1.0)
     restored = build_actor_critic(spec, (8,), seed=1, normalize_observations=True)
-    assert CheckpointStore(tmp_path, policy=restored).restore_latest(np.random.default_rng(0))
+    assert CheckpointStore(tmp_path, {"algo": "ppo"}, policy=restored).restore_latest(np.random.default_rng(0))
     np.testing.assert_array_equal(restored.normalizer.mean.numpy(), [2.0, 4.0])
     np.testing.assert_array_equal(restored.normalizer.variance.numpy(), [1.0, 4.0])
     assert restored.normalizer.count.numpy() == 2

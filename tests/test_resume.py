@@ -62,7 +62,7 @@ def saved_policy_weights(save_dir) -> list[np.ndarray]:
 def snapshot(store: CheckpointStore, rng: np.random.Generator) -> dict:
     """Everything a resume must bring back, copied out of the live objects."""
     return {"counters": (int(store.iteration.numpy()), int(store.env_steps.numpy())),
-            "networks": [variable.numpy().copy() for variable in store.network_variables()],
+            "networks": [variable.numpy().copy() for variable in store.saved_variables()],
             "optimizer": [np.array(variable.numpy()) for variable in store.checkpoint.optimizer.variables],
             "rng": copy.deepcopy(rng.bit_generator.state)}
 
@@ -81,8 +81,8 @@ def record_saves(monkeypatch) -> list[dict]:
     saves: list[dict] = []
     original_save = CheckpointStore.save
 
-    def recording_save(store, env_steps, iteration, rng):
-        path = original_save(store, env_steps, iteration, rng)
+    def recording_save(store, env_steps, iteration, rng, train_seconds):
+        path = original_save(store, env_steps, iteration, rng, train_seconds)
         saves.append(snapshot(store, rng))
         return path
 
@@ -318,7 +318,7 @@ def test_divergence_stops_with_the_term_and_step_and_keeps_the_last_good_checkpo
     assert diverged.value.code == 1
     err = capsys.readouterr().err
     expected = ("losses/policy_loss", "env step 192") if case == "loss" else (
-        "parameter value/kernel_1:0", "env step 256")
+        "variable value/kernel_1:0", "env step 256")
     assert err.startswith("error: training diverged: ") and all(text in err for text in expected), err
     assert "Traceback" not in err and str(save_dir) in err
 
