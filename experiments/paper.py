@@ -11,8 +11,9 @@ SETTINGS below, and writes to --out: results.json (every run), results.md (the t
 paper.png (normalised true return, 0 = uniformly random policy, 1 = the expert's demonstrations,
 mean and std over seeds), beside each run's imitation fidelity (the energy distance of its final
 policy's episodes to the demonstrations it did not train on, or, with all 10, to those). A run
-whose result.json exists with the same command is reused, so an interrupted experiment continues
-where it stopped; --fresh runs everything again (do, after changing a script's defaults).
+whose result.json exists with the same command, and which ran with the config that command gives
+today (so a changed default reruns it), is reused: an interrupted experiment continues where it
+stopped; --fresh runs everything again.
 """
 
 from __future__ import annotations
@@ -137,16 +138,46 @@ class RunSpec:
                 "--save-dir", str(run_dir / "model"), "--log-dir", str(run_dir / "log")]
 
 
+# The config class each training script parses its flags into (module, class name).
+SCRIPT_CONFIGS = {"run_gail.py": ("run_gail", "GailRunConfig"),
+                  "run_behavior_clone.py": ("run_behavior_clone", "BehaviorCloneRunConfig"),
+                  "run_ppo.py": ("algo.on_policy", "OnPolicyRunConfig")}
+
+
+def resolved_config(command: list[str]) -> dict:
+    """The config the training script of ``command`` would run with today: its flags plus the
+    current defaults (a changed default shows here, not in the command)."""
+    import importlib
+
+    from common.config import config_to_dict, parse_config
+
+    module_name, class_name = SCRIPT_CONFIGS[Path(command[0]).name]
+    config_class = getattr(importlib.import_module(module_name), class_name)
+    return config_to_dict(parse_config(config_class, "", command[1:]))
+
+
+def config_of_finished_run(previous: dict, run_dir: Path) -> dict | None:
+    """The config a finished run really ran with: recorded in its result.json, or (for results
+    written before that was recorded) the config.json its training script saved beside the model."""
+    if "config" in previous:
+        return previous["config"]
+    saved = run_dir / "model" / "config.json"
+    return json.loads(saved.read_text()) if saved.is_file() else None
+
+
 def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tuple[str, ...] = ()) -> dict | None:
-    """The result.json of a finished run of exactly ``command`` in ``run_dir`` that records every
-    ``required`` field (None: run it). Changed defaults do not show in the command: after changing
-    one, pass --fresh."""
+    """The result.json of a finished run of exactly ``command``, run with the config that command
+    gives today (defaults included), that records every ``required`` field; None: run it."""
     result_file = run_dir / "result.json"
-    if not fresh and result_file.is_file():
-        previous = json.loads(result_file.read_text())
-        if previous.get("command") == command and all(previous.get(key) is not None for key in required):
-            return {**previous, "reused": True}
-    return None
+    if fresh or not result_file.is_file():
+        return None
+    previous = json.loads(result_file.read_text())
+    if previous.get("command") != command or any(previous.get(key) is None for key in required):
+        return None
+    ran_with = config_of_finished_run(previous, run_dir)
+    if ran_with is None or any(ran_with.get(name) != value for name, value in resolved_config(command).items()):
+        return None
+    return {**previous, "config": ran_with, "reused": True}
 
 
 def run_script(command: list[str], run_dir: Path, output_name: str = "output.txt") -> None:
@@ -174,7 +205,8 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
-              "wall_seconds": round(time.perf_counter() - start, 1), "command": command}
+              "wall_seconds": round(time.perf_counter() - start, 1), "command": command,
+              "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
 

@@ -16,7 +16,9 @@ deterministic episodes, scored by
   - the imitation-fidelity measures (common/fidelity.py) against episodes 10-19 of the set,
     which no run trains on.
 Outputs in --out: results.json (every run), styles.md (the table), styles.png. Finished runs are
-reused, so an interrupted benchmark continues where it stopped; --fresh reruns everything.
+reused when their command and the config it gives today (defaults included) are unchanged, so an
+interrupted benchmark continues where it stopped and a changed default reruns what it changes;
+--fresh reruns everything.
 """
 
 from __future__ import annotations
@@ -152,7 +154,8 @@ def execute(run: StyleRun, out: Path, quick: bool, fresh: bool) -> dict:
     train_seconds = time.perf_counter() - start
     run_script(run.evaluate_command(out, eval_episodes), run_dir, "evaluate_output.txt")
     evaluation = json.loads((run_dir / "style_eval.json").read_text())
-    result = {**dataclasses.asdict(run), **evaluation, "wall_seconds": round(train_seconds, 1), "command": command}
+    result = {**dataclasses.asdict(run), **evaluation, "wall_seconds": round(train_seconds, 1), "command": command,
+              "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
 

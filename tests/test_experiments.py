@@ -83,3 +83,28 @@ def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing
     runs = json.loads((tmp_path / "variants-CartPole-v1.json").read_text())["runs"]
     assert len(runs) == 6 and all("--no-absorbing" in run["command"] for run in runs
                                   if run["label"].endswith("--no-absorbing"))
+
+
+def test_a_finished_run_is_reused_only_with_the_config_its_command_gives_today(tmp_path):
+    """A changed default does not change the command, so the config the run really ran with
+    (its result.json's, or the config.json beside its model) must match today's resolution."""
+    command = ["run_gail.py", "--env", "CartPole-v1", "--seed", "3", "--save-dir", str(tmp_path / "model"),
+               "--log-dir", str(tmp_path / "log")]
+    today = paper.resolved_config(command)
+    assert today["seed"] == 3 and today["disc_epochs"] == 10 and today["total_env_steps"] == 300_000
+    result = {"command": command, "final_fidelity": {"energy_distance": 0.1}}
+
+    def write(**fields):
+        (tmp_path / "result.json").write_text(json.dumps({**result, **fields}))
+
+    write(config=today)
+    assert paper.reusable_result(tmp_path, command, fresh=False, required=("final_fidelity",))["reused"]
+    assert paper.reusable_result(tmp_path, command, fresh=True) is None
+    assert paper.reusable_result(tmp_path, command[:-2], fresh=False) is None  # another command
+    write(config={**today, "disc_epochs": 2})  # run before the default changed
+    assert paper.reusable_result(tmp_path, command, fresh=False) is None
+    write()  # an older result.json: the model's config.json says what it ran with
+    assert paper.reusable_result(tmp_path, command, fresh=False) is None
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text(json.dumps({**today, "algo": "gail"}))
+    assert paper.reusable_result(tmp_path, command, fresh=False)["config"]["algo"] == "gail"
