@@ -27,6 +27,8 @@ from network_models.policy import ActorCritic
 # What reading a missing, truncated, corrupt or mismatched checkpoint raises (IndexError: the C++
 # reader's "Read less bytes than requested" on a truncated .data file).
 RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, IndexError)
+BEST_DIR = "best"  # the best policy of a run, beside its latest checkpoints
+CHECKPOINT_CHOICES = ("best", "last")
 
 
 @contextlib.contextmanager
@@ -164,8 +166,6 @@ class CheckpointStore:
         return True
 
 
-BEST_DIR = "best"  # the best policy of a run, beside its latest checkpoints
-CHECKPOINT_CHOICES = ("best", "last")
 
 
 class BestPolicy:
