@@ -10,10 +10,12 @@ DEMO_DIR := runs/demo
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+# requirements.txt holds the dependencies; `pip install -e .` (pyproject.toml) installs them and puts
+# the scripts on the venv's PATH as commands (PYTHONWARNINGS: setuptools' notes on editable installs).
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
 # PPO expert -> demonstrations -> GAIL -> BC -> evaluation of each, all with default settings,

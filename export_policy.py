@@ -6,39 +6,25 @@ Then, anywhere with TensorFlow:
     policy.action(observations)["action"]                 # deterministic, [B] or [B, action_dim]
     policy.sample_action(observations, seed=[1, 2])["action"]  # sampled, reproducible per seed
 observations: float32 [B, obs_dim], raw from the env (the normaliser is inside). See common/export.py.
+From Python: gail_suite.Policy.load(...).export(...).
 """
 
 from __future__ import annotations
 
-import common.startup  # noqa: F401  (first: TensorFlow starts quietly, Ctrl-C prints one line)
-import dataclasses
-
-from common.checkpoints import CHECKPOINT_CHOICES, load_actor_critic, policy_dir
-from common.config import option, parse_config
-from common.envs import probe_env_spec
+import common.startup  # noqa: F401  (first: Ctrl-C prints one line; TensorFlow starts after the flags)
+from common.config import parse_config
 from common.errors import cli_main
-from common.export import export_policy
-
-
-@dataclasses.dataclass
-class ExportConfig:
-    env: str = option("CartPole-v1", "env id; must match the policy's checkpoint")
-    model_dir: str = option("trained_models/ppo/{env}", "directory of the run to export ({env} filled in)")
-    checkpoint: str = option("best", "which policy of the run: best (kept by its evaluations; the last if the "
-                             "run kept none) or last", choices=CHECKPOINT_CHOICES)
-    out_dir: str = option("exported/{env}", "where the SavedModel is written ({env} filled in)")
-    force: bool = option(False, "replace a SavedModel already in --out-dir")
+from common.script_configs import ExportConfig
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     config = parse_config(ExportConfig, __doc__, argv)
-    directory, note = policy_dir(config.model_dir, config.checkpoint)
-    if note:
-        print(note)
-    model, _ = load_actor_critic(directory, config.env)
-    out_dir = export_policy(model, probe_env_spec(config.env), config.out_dir, overwrite=config.force)
-    print(f"exported the policy in {directory} to {out_dir} (SavedModel; signatures action, sample_action)")
+    import gail_suite  # TensorFlow starts here, once the flags are good (--help answers at once)
+
+    policy = gail_suite.Policy.load(config.model_dir, config.checkpoint, env=config.env)
+    out_dir = policy.export(config.out_dir, overwrite=config.force)
+    print(f"exported the policy in {policy.directory} to {out_dir} (SavedModel; signatures action, sample_action)")
 
 
 if __name__ == "__main__":

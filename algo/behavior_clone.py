@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import keras
@@ -10,21 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from algo.batching import named_metrics, shuffled_minibatch_indices
-from common.config import option
+from algo.config import BehaviorCloneConfig
 from common.demonstrations import Demonstrations
 from common.logger import EvalRecord, RunLogger
 from common.training_run import StopRequested, TrainingRun, check_finite
-from network_models.factory import PolicyNetworkConfig
 from network_models.policy import ActorCritic
-
-
-@dataclasses.dataclass
-class BehaviorCloneConfig(PolicyNetworkConfig):
-    learning_rate: float = option(1e-3, "Adam learning rate", "positive")
-    epochs: int = option(200, "passes over the demonstrations", "positive")
-    minibatch_size: int = option(256, "expert pairs per gradient step", "positive")
-    entropy_coef: float = option(1e-3, "entropy bonus weight (keeps the policy from collapsing early)",
-                                 "non_negative")
 
 
 def behavior_clone_loss(logp_expert_actions: tf.Tensor, entropy: tf.Tensor, entropy_coef: float) -> tf.Tensor:

@@ -21,33 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from algo.batching import named_metrics, shuffled_minibatch_indices
-from common.config import option
+from algo.config import REWARD_KINDS, DiscriminatorConfig
 from common.rollout import Rollout
 from network_models.discriminator import Discriminator
-
-REWARD_KINDS = ("log_d", "neg_log_1m_d", "logit")
-
-
-@dataclasses.dataclass
-class DiscriminatorConfig:
-    reward: str = option("log_d", "learned reward: log_d = log D (the design card's), neg_log_1m_d = "
-                         "-log(1-D), logit = log D - log(1-D)", choices=REWARD_KINDS)
-    absorbing: bool = option(True, "let D judge episode ends through an absorbing state (removes the "
-                             "termination bias of log D)")
-    disc_hidden_sizes: tuple = option((64, 64, 64), "hidden tanh layer widths of the discriminator",
-                                      "all_positive")
-    disc_standardize: bool = option(True, "standardise the discriminator's observations by the expert "
-                                    "data's fixed mean and std (with --normalize-observations D uses "
-                                    "the policy's normaliser instead)")
-    disc_learning_rate: float = option(1e-3, "Adam learning rate of the discriminator", "positive")
-    disc_anneal_lr: bool = option(True, "decay the discriminator's learning rate linearly to 0 with the "
-                                  "policy's, so the learned reward settles once imitation is reached")
-    disc_epochs: int = option(10, "passes over each policy batch per discriminator update", "positive")
-    disc_minibatch_size: int = option(256, "policy pairs (and as many expert pairs) per gradient step",
-                                      "positive")
-    disc_grad_penalty: float = option(0.0, "weight of a gradient penalty E[(|grad D| - 1)^2] on random "
-                                      "mixes of expert and policy inputs (0 = off)", "non_negative")
-
 
 @dataclasses.dataclass
 class LearnedRewards:

@@ -6,7 +6,6 @@ log, evaluate, checkpoint. GAIL differs from PPO only by the ``reward_learner`` 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any, Protocol
@@ -15,40 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 from algo.gail import LearnedRewards
-from algo.ppo import PPOConfig, PPOTrainer, compute_gae, next_state_values
-from common.config import option
+from algo.ppo import PPOTrainer, compute_gae, explained_variance, next_state_values
 from common.demonstrations import Demonstrations
 from common.envs import make_vec_env
 from common.logger import EvalRecord, RunLogger, describe
 from common.rollout import Rollout, RolloutCollector
 from common.training_run import StopRequested, TrainingRun, check_finite
 from network_models.policy import ActorCritic
-
-
-@dataclasses.dataclass
-class RunConfig:
-    """Run-level flags shared by the training scripts."""
-
-    env: str = option("CartPole-v1", "gymnasium env id (Discrete or bounded Box actions)")
-    seed: int = option(0, "seed of networks, envs and sampling (runs are reproducible on CPU)", "seed")
-    num_envs: int = option(8, "parallel training envs", "positive")
-    total_env_steps: int = option(70_000, "training budget in env steps", "positive")
-    eval_every: int = option(10_000, "env steps between deterministic evaluations", "positive")
-    eval_episodes: int = option(10, "episodes per evaluation", "positive")
-    checkpoint_every: int = option(10_000, "env steps between checkpoints (one is also saved at the end)",
-                                   "positive")
-    save_dir: str = option("trained_models/ppo/{env}", "checkpoint directory ({env}, {seed} are filled in)")
-    log_dir: str = option("log/train/ppo/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
-    resume: bool = option(False, "continue from the latest checkpoint in --save-dir")
-    progress: bool = option(True, "show a progress bar")
-
-
-@dataclasses.dataclass
-class OnPolicyRunConfig(RunConfig, PPOConfig):
-    """The flags of run_ppo.py; run_gail.py adds the discriminator's."""
-
-    def validate(self) -> None:
-        self.validate_batch(self.num_envs)
 
 
 class RewardLearner(Protocol):
@@ -103,12 +75,12 @@ class OnPolicyTraining(TrainingRun):
                     check_finite(metrics, self.where(env_steps, iteration + 1), self.save_dir)
 
                     episode_returns, episode_lengths = collector.drain_episode_stats()
+                    # Tag names as in CleanRL's ppo.py, so curves compare side by side.
                     if episode_returns:
-                        metrics["charts/episode_return"] = float(np.mean(episode_returns))
-                        metrics["charts/episode_length"] = float(np.mean(episode_lengths))
+                        metrics["charts/episodic_return"] = float(np.mean(episode_returns))
+                        metrics["charts/episodic_length"] = float(np.mean(episode_lengths))
                     metrics["charts/learning_rate"] = float(self.trainer.optimizer.learning_rate.numpy())
-                    metrics["charts/steps_per_second"] = (env_steps - first_env_steps) / (
-                        time.perf_counter() - start_time)
+                    metrics["charts/SPS"] = (env_steps - first_env_steps) / (time.perf_counter() - start_time)
                     logger.scalars(env_steps, metrics)
 
                     if env_steps >= next_eval or iteration == self.total_iterations - 1:
@@ -159,6 +131,9 @@ class OnPolicyTraining(TrainingRun):
         losses = self.trainer.update(observations, actions, policy_logp_old.numpy(),
                                      advantages.reshape(-1), returns.reshape(-1), self.rng)
         metrics.update({f"losses/{name}": value for name, value in losses.items()})
+        value_fit = explained_variance(values, returns)
+        if math.isfinite(value_fit):  # undefined when every return is the same: then not logged
+            metrics["losses/explained_variance"] = value_fit
         # After the update, so the rollout was acted on, scored and learned from with one set of statistics.
         if self.model.normalizer is not None:
             self.model.normalizer.update(observations)
@@ -166,7 +141,7 @@ class OnPolicyTraining(TrainingRun):
 
     @staticmethod
     def _status(metrics: dict[str, float]) -> dict[str, float]:
-        keys = {"charts/episode_return": "return", "losses/policy_loss": "pi_loss",
+        keys = {"charts/episodic_return": "return", "losses/policy_loss": "pi_loss",
                 "losses/value_loss": "v_loss", "gail/discriminator_loss": "d_loss"}
         return {short: metrics[key] for key, short in keys.items() if key in metrics}
 

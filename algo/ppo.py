@@ -7,44 +7,14 @@ compiled TensorFlow call, because at this network size the cost is dispatch, not
 
 from __future__ import annotations
 
-import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from algo.batching import named_metrics, shuffled_minibatch_indices
-from common.config import option
-from common.errors import UsageError
-from network_models.factory import PolicyNetworkConfig
+from algo.config import PPOConfig
 from network_models.policy import ActorCritic
-
-
-@dataclasses.dataclass
-class PPOConfig(PolicyNetworkConfig):
-    """PPO hyperparameters, shared by run_ppo.py and run_gail.py (the GAIL generator)."""
-
-    learning_rate: float = option(1e-3, "Adam learning rate of the policy and value nets", "positive")
-    anneal_lr: bool = option(True, "decay the learning rate linearly to 0 over the run")
-    rollout_steps: int = option(32, "env steps per env between updates (batch = rollout_steps * num_envs)",
-                                "positive")
-    num_epochs: int = option(20, "passes over each batch", "positive")
-    minibatch_size: int = option(256, "transitions per gradient step", "positive")
-    gamma: float = option(0.99, "discount factor", "unit_interval")
-    gae_lambda: float = option(0.95, "GAE lambda", "unit_interval")
-    clip_range: float = option(0.2, "PPO ratio clip epsilon", "positive")
-    entropy_coef: float = option(0.0, "entropy bonus weight", "non_negative")
-    value_coef: float = option(0.5, "weight of the value loss (mean squared error to the GAE returns)",
-                               "non_negative")
-    max_grad_norm: float = option(10.0, "global gradient-norm clip (policy and value gradients together, "
-                                  "so a tight clip lets value errors starve the policy)", "positive")
-    normalize_advantages: bool = option(True, "normalise advantages per minibatch")
-
-    def validate_batch(self, num_envs: int) -> None:
-        batch_size = self.rollout_steps * num_envs
-        if batch_size < self.minibatch_size:
-            raise UsageError(f"--minibatch-size {self.minibatch_size} is larger than the batch "
-                             f"(--rollout-steps {self.rollout_steps} x --num-envs {num_envs} = {batch_size})")
 
 
 # --- the maths ------------------------------------------------------------------------------
@@ -82,6 +52,16 @@ def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray
     return advantages, (advantages + values).astype(np.float32)
 
 
+def explained_variance(values: np.ndarray, returns: np.ndarray) -> float:
+    """1 - Var[returns - values] / Var[returns] over a batch (any equal shapes): 1 when the value
+    net predicts the GAE returns exactly, 0 when it does no better than their mean, below 0 when
+    worse. NaN when the returns do not vary (nothing to explain); CleanRL's definition."""
+    returns_variance = float(np.var(returns))
+    if returns_variance == 0.0:
+        return float("nan")
+    return 1.0 - float(np.var(returns - values)) / returns_variance
+
+
 def ppo_clipped_loss(logp_new: tf.Tensor, logp_old: tf.Tensor, advantages: tf.Tensor,
                      clip_range: float) -> tf.Tensor:
     """-E[min(r A, clip(r, 1-eps, 1+eps) A)], r = exp(logp_new - logp_old); all inputs [B]."""
@@ -101,7 +81,7 @@ def normalize(values: tf.Tensor) -> tf.Tensor:
 class PPOTrainer:
     """Owns the optimizer; ``update`` runs all epochs and minibatches in one compiled call."""
 
-    METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+    METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")  # CleanRL's names
 
     def __init__(self, model: ActorCritic, config: PPOConfig) -> None:
         self.model = model

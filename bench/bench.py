@@ -8,7 +8,8 @@ Each training run is a fresh process with its default hyperparameters plus an ev
 the first evaluation >= 475, the final evaluation, env steps per second, start-up seconds
 (process wall time minus the training loop: interpreter, TensorFlow import, model building),
 and peak RSS. Training seconds count from the first env step and include graph compilation.
-Also measured: rollout throughput with the policy in the loop, and `make demo` wall time.
+Also measured: rollout throughput with the policy in the loop, each script's `--help` wall
+time, and `make demo` wall time.
 Writes <out>/bench.json and <out>/bench.md.
 """
 
@@ -106,10 +107,9 @@ def rollout_throughput(env_steps: int) -> dict:
     """Env steps per second of the training rollout alone (policy in the loop, default num_envs)."""
     import numpy as np
 
-    from algo.ppo import PPOConfig
+    from algo.config import PPOConfig, RunConfig
     from common.envs import env_spec, make_vec_env
     from common.rollout import RolloutCollector
-    from algo.on_policy import RunConfig
     from network_models.factory import build_actor_critic
 
     run_defaults, ppo_defaults = RunConfig(), PPOConfig()
@@ -125,6 +125,24 @@ def rollout_throughput(env_steps: int) -> dict:
     envs.close()
     return {"num_envs": run_defaults.num_envs, "env_steps": rollouts * steps_per_rollout,
             "env_steps_per_second": round(rollouts * steps_per_rollout / seconds)}
+
+
+HELP_SCRIPTS = ("run_ppo.py", "sample_trajectory.py", "run_gail.py", "run_behavior_clone.py", "test_policy.py",
+                "export_policy.py", "convert_demos.py")
+
+
+def help_seconds(repeats: int) -> dict[str, float]:
+    """Wall seconds of `python <script> --help` (interpreter start included), median of ``repeats``
+    runs per script: what a user waits for before the flags are listed."""
+    seconds: dict[str, float] = {}
+    for script in HELP_SCRIPTS:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, script, "--help"], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+        seconds[script] = round(statistics.median(times), 2)
+    return seconds
 
 
 def make_demo_seconds() -> float:
@@ -183,6 +201,11 @@ def markdown(results: dict) -> str:
     throughput = results["rollout_throughput"]
     lines += ["", f"Rollout throughput (policy in the loop, {throughput['num_envs']} envs): "
                   f"{throughput['env_steps_per_second']} env steps/s over {throughput['env_steps']} steps."]
+    if results.get("help_seconds"):
+        slowest = max(results["help_seconds"], key=results["help_seconds"].get)
+        lines.append(f"`--help` (median of {results['help_repeats']} runs per script, interpreter start included): "
+                     f"{min(results['help_seconds'].values())}-{results['help_seconds'][slowest]} s "
+                     f"(slowest: {slowest}).")
     if results.get("make_demo_seconds") is not None:
         lines.append(f"`make demo` (after install): {results['make_demo_seconds']} s.")
     return "\n".join(lines) + "\n"
@@ -215,6 +238,8 @@ def main() -> None:
             results["runs"][name] = runs
             results["summary"].append(summarise(name, runs))
     results["rollout_throughput"] = rollout_throughput(5_000 if args.quick else 200_000)
+    results["help_repeats"] = 1 if args.quick else 5
+    results["help_seconds"] = help_seconds(results["help_repeats"])
     results["make_demo_seconds"] = None if args.quick or args.no_demo else make_demo_seconds()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,6 @@ from network_models.policy import ActorCritic
 # reader's "Read less bytes than requested" on a truncated .data file).
 RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, IndexError)
 BEST_DIR = "best"  # the best policy of a run, beside its latest checkpoints
-CHECKPOINT_CHOICES = ("best", "last")
 
 
 @contextlib.contextmanager
@@ -98,6 +97,20 @@ def _restore_failed(error: BaseException) -> str:
     return first_line(error)
 
 
+def refuse_another_run(saved: dict[str, Any], identity: dict[str, Any], directory: Path, recorded: str) -> None:
+    """Refuse to resume the run in ``directory`` whose record ``saved`` (its checkpoint's identity,
+    or its config.json: ``recorded`` says which, e.g. "was saved with") names another algorithm or
+    other values of the flags in ``identity`` (the algorithm and TrainingRun.RESUME_FIXED_FLAGS).
+    A record without an ``algo`` entry (config.json of early runs) is not refused for that."""
+    if saved.get("algo", identity["algo"]) != identity["algo"]:
+        raise UsageError(f"--resume: {directory} holds a {saved['algo']} run, which {identity['algo']} cannot "
+                         "continue; choose another --save-dir")
+    for name, value in identity.items():
+        if name != "algo" and name in saved and saved[name] != value:
+            raise UsageError(f"--resume: {flag_name(name)} is {value!r} but the run in {directory} "
+                             f"{recorded} {saved[name]!r}; resume with the same value")
+
+
 class CheckpointStore:
     """Everything needed to resume a run: networks, optimizers, counters and the numpy RNG."""
 
@@ -144,13 +157,7 @@ class CheckpointStore:
         except (*RESTORE_ERRORS, KeyError, UnicodeDecodeError) as error:
             raise UsageError(f"{latest}: cannot resume from this checkpoint (it does not say which run wrote it: "
                              f"{first_line(error)}); start a new run in another --save-dir") from None
-        if saved.get("algo") != self.identity["algo"]:
-            raise UsageError(f"--resume: {self.directory} holds a {saved.get('algo')} run, which "
-                             f"{self.identity['algo']} cannot continue; choose another --save-dir")
-        for name, value in self.identity.items():
-            if name in saved and saved[name] != value:
-                raise UsageError(f"--resume: {flag_name(name)} is {value!r} but the run in {self.directory} "
-                                 f"was saved with {saved[name]!r}; resume with the same value")
+        refuse_another_run({"algo": None, **saved}, self.identity, self.directory, "was saved with")
 
     def restore_latest(self, rng: np.random.Generator) -> bool:
         """Restore the newest checkpoint into the trackables and ``rng``; False if there is none."""

@@ -35,13 +35,15 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 def option(default: Any, help: str, check: str | None = None, choices: tuple | None = None,
-           path: bool = False) -> Any:
+           path: bool = False, group: str | None = None) -> Any:
     """A config field with its ``--help`` text and an optional range check from RANGE_CHECKS.
 
     ``path=True`` marks a path flag whose name does not end in ``_dir`` (those are paths anyway):
-    ``parse_config`` fills its {env} and {seed} placeholders (see ``fill_placeholders``)."""
-    return dataclasses.field(default=default,
-                             metadata={"help": help, "check": check, "choices": choices, "path": path})
+    ``parse_config`` fills its {env} and {seed} placeholders (see ``fill_placeholders``).
+    ``group`` places the flag in a ``--help`` block; by default it goes in the block of the config
+    class that first declared it (that class's ``FLAG_GROUP``)."""
+    return dataclasses.field(default=default, metadata={"help": help, "check": check, "choices": choices,
+                                                        "path": path, "group": group})
 
 
 def int_tuple(text: str) -> tuple[int, ...]:
@@ -64,10 +66,31 @@ class OneLineErrorParser(argparse.ArgumentParser):
         raise SystemExit(USAGE_EXIT_STATUS)
 
 
+# The order of the --help blocks; a block not named here comes after these.
+GROUP_ORDER = ("run", "demonstrations", "policy network", "PPO", "discriminator (GAIL's learned reward)",
+               "behavioural cloning", "evaluation and checkpoints")
+DEFAULT_GROUP = "options"
+
+
+def flag_group(config_class: type, field: dataclasses.Field) -> str:
+    """The --help block of ``field``: its own ``group``, else the FLAG_GROUP of the most basic class
+    in ``config_class``'s hierarchy that declares it (a subclass changing a default keeps the block)."""
+    if field.metadata.get("group"):
+        return field.metadata["group"]
+    declaring = [cls for cls in config_class.__mro__ if field.name in vars(cls).get("__annotations__", {})]
+    return getattr(declaring[-1], "FLAG_GROUP", DEFAULT_GROUP) if declaring else DEFAULT_GROUP
+
+
 def build_parser(config_class: type, description: str) -> argparse.ArgumentParser:
     parser = OneLineErrorParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for field in dataclasses.fields(config_class):
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    group_of = {field.name: flag_group(config_class, field) for field in dataclasses.fields(config_class)}
+    names = set(group_of.values())
+    ordered = [name for name in GROUP_ORDER if name in names] + sorted(names - set(GROUP_ORDER))
+    # Flags without a block stay in argparse's own "options" block, beside --help.
+    groups = {name: parser if name == DEFAULT_GROUP else parser.add_argument_group(name) for name in ordered}
+    # Added block by block, so the usage line lists the flags in the order --help shows them.
+    for field in sorted(dataclasses.fields(config_class), key=lambda field: ordered.index(group_of[field.name])):
         kwargs: dict[str, Any] = {"default": field.default, "help": field.metadata.get("help", "")}
         if field.metadata.get("choices"):
             kwargs["choices"] = field.metadata["choices"]
@@ -78,9 +101,17 @@ def build_parser(config_class: type, description: str) -> argparse.ArgumentParse
             kwargs["metavar"] = "N,N,..."
         elif field.default is not None:
             kwargs["type"] = type(field.default)
-        parser.add_argument(flag_name(field.name), dest=field.name, **kwargs)
+        kwargs["help"] = (kwargs["help"] + f" (default: {format_default(field.default)})").replace("%", "%%")
+        groups[group_of[field.name]].add_argument(flag_name(field.name), dest=field.name, **kwargs)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
+
+
+def format_default(value: Any) -> str:
+    """A default as it is typed on the command line: 64,64 for a tuple, '' for an empty string."""
+    if isinstance(value, tuple):
+        return ",".join(str(part) for part in value)
+    return "''" if value == "" else str(value)
 
 
 def validate_fields(config: Any) -> None:
@@ -101,7 +132,13 @@ def parse_config(config_class: type[ConfigT], description: str, argv: list[str] 
     """Parse argv into ``config_class``, run field checks and the class's own ``validate()``."""
     namespace = build_parser(config_class, description).parse_args(argv)
     values = {field.name: getattr(namespace, field.name) for field in dataclasses.fields(config_class)}
-    config = config_class(**values)
+    return resolve_config(config_class(**values))
+
+
+def resolve_config(config: ConfigT) -> ConfigT:
+    """A checked copy of ``config`` with its path placeholders filled: what ``parse_config`` gives
+    for flags, for a config built in Python (the API). Raises UsageError naming the flag."""
+    config = dataclasses.replace(config)  # type: ignore[type-var]
     validate_fields(config)
     if hasattr(config, "validate"):
         config.validate()

@@ -28,13 +28,17 @@ from typing import Any, Mapping
 import gymnasium as gym
 import numpy as np
 
-from common.demonstrations import Demonstrations, check_demonstrations
+from common.demonstrations import Demonstrations, as_float32, check_demonstrations
 from common.envs import EnvSpec
 from common.errors import UsageError
 
 KEYS = {"observations": ("obs", "observations"), "actions": ("acts", "actions"), "rewards": ("rews", "rewards"),
         "terminated": ("terminals", "terminations", "terminated"), "truncated": ("timeouts", "truncations", "truncated"),
         "dones": ("dones",), "episode_starts": ("episode_starts",), "episode_lengths": ("episode_lengths", "lengths")}
+
+
+# The roles whose arrays are per-step flags (booleans, or 0/1 numbers read as booleans).
+FLAG_ROLES = ("terminated", "truncated", "dones", "episode_starts")
 
 
 def note(text: str) -> None:
@@ -68,9 +72,11 @@ def episode_ends(arrays: Mapping[str, np.ndarray], num_steps: int, env_id: str,
                  source: str) -> tuple[np.ndarray, np.ndarray]:
     """(episode lengths [E] int64, terminated [E] bool) from whichever convention ``arrays`` use."""
     limit = time_limit(env_id)
+    flag_keys = {key for role in FLAG_ROLES for key in KEYS[role]}
+    arrays = {key: _flags(np.asarray(array), key, source) if key in flag_keys else array  # once each, one note
+              for key, array in arrays.items()}
     key, starts = _find(arrays, "episode_starts")
     if starts is not None:
-        starts = _flags(starts, key, source)
         if len(starts) != num_steps or not starts[0]:
             raise UsageError(f"{source}: {key} must have one flag per step and start with True")
         boundaries = np.append(np.flatnonzero(starts), num_steps)
@@ -85,7 +91,6 @@ def episode_ends(arrays: Mapping[str, np.ndarray], num_steps: int, env_id: str,
     for role in ("terminated", "truncated", "dones"):
         key, flags = _find(arrays, role)
         if flags is not None:
-            flags = _flags(flags, key, source)
             if len(flags) != num_steps:
                 raise UsageError(f"{source}: {key} has {len(flags)} flags for {num_steps} steps")
             ended |= flags
@@ -105,7 +110,7 @@ def _terminated_from_steps(arrays: Mapping[str, np.ndarray], boundaries: np.ndar
     lengths = np.diff(boundaries)
     key, terminated = _find(arrays, "terminated")
     if terminated is not None:
-        flags = _flags(terminated, key, source)[last_steps]
+        flags = terminated[last_steps]
         at_limit = flags & (lengths == limit)
         if at_limit.any():
             print(f"warning: {source}: {int(at_limit.sum())} episodes marked terminated are exactly the env's time "
@@ -135,10 +140,7 @@ def _actions(actions: np.ndarray, spec: EnvSpec, source: str) -> np.ndarray:
         return actions.astype(np.int64) if np.issubdtype(actions.dtype, np.integer) else actions
     if actions.ndim == 1 and spec.action_shape == (1,):
         actions = actions[:, None]
-    if np.issubdtype(actions.dtype, np.floating) and actions.dtype != np.float32:
-        note(f"{source}: {actions.dtype} actions read as float32")
-        actions = actions.astype(np.float32)
-    return actions
+    return actions  # float64/float16 become float32 in from_arrays, through as_float32
 
 
 def from_arrays(arrays: Mapping[str, np.ndarray], spec: EnvSpec, source: str,
@@ -149,10 +151,6 @@ def from_arrays(arrays: Mapping[str, np.ndarray], spec: EnvSpec, source: str,
     if observations is None or actions is None:
         raise UsageError(f"{source}: needs observations ('obs' or 'observations') and actions ('acts' or "
                          f"'actions'); found {', '.join(sorted(arrays)) or 'no arrays'}")
-    if np.issubdtype(observations.dtype, np.floating) and observations.dtype != np.float32:
-        note(f"{source}: {observations.dtype} observations read as float32")
-        with np.errstate(over="ignore"):
-            observations = observations.astype(np.float32)
     num_steps = len(observations)
     if len(actions) != num_steps:
         raise UsageError(f"{source}: {len(actions)} actions for {num_steps} observations; give one action per "
@@ -170,7 +168,7 @@ def from_arrays(arrays: Mapping[str, np.ndarray], spec: EnvSpec, source: str,
                            episode_returns=returns, episode_terminated=terminated,
                            metadata={"source": source, **(metadata or {})})
     check_demonstrations(demos, Path(source), spec, "--source")
-    return demos
+    return as_float32(demos, lambda name: f"{source}: {name}")
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -223,12 +223,13 @@ def load_demonstrations(directory: str | Path, spec: EnvSpec | None = None, flag
     arrays = {name: _load_array(directory / f"{name}.npy") for name in ARRAY_FILES}
     demos = Demonstrations(env_id=env_id, metadata=metadata, **arrays)
     check_demonstrations(demos, directory, spec, flag)
-    return as_float32(demos, directory)
+    return as_float32(demos, lambda name: str(directory / f"{name}.npy"))
 
 
-def as_float32(demos: Demonstrations, directory: Path) -> Demonstrations:
+def as_float32(demos: Demonstrations, where: Callable[[str], str]) -> Demonstrations:
     """Float observations and continuous actions of another precision (float64, float16) as the
-    float32 the networks take, with a one-line note; values float32 cannot hold are refused."""
+    float32 the networks take, with a one-line note; values float32 cannot hold are refused.
+    ``where("observations")`` names the array in the messages (its file, or its source and key)."""
     converted = {}
     for name in ("observations", "actions"):
         array = getattr(demos, name)
@@ -237,8 +238,8 @@ def as_float32(demos: Demonstrations, directory: Path) -> Demonstrations:
         with np.errstate(over="ignore"):
             converted[name] = array.astype(np.float32)
         if not np.isfinite(converted[name]).all():
-            raise UsageError(f"{directory / f'{name}.npy'}: {array.dtype} values too large for float32")
-        print(f"note: {directory / f'{name}.npy'}: {array.dtype} read as float32", file=sys.stderr)
+            raise UsageError(f"{where(name)}: {array.dtype} values too large for float32")
+        print(f"note: {where(name)}: {array.dtype} read as float32", file=sys.stderr)
     return dataclasses.replace(demos, **converted) if converted else demos
 
 

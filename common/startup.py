@@ -1,5 +1,8 @@
 """Imported first by every entry script, before anything imports TensorFlow:
 
+- TensorFlow is imported only after the flags are parsed (``start_tensorflow``, called by the
+  modules that need it: gail_suite.py and the work modules of the tool scripts), so ``--help``
+  and a bad flag answer in well under a second instead of after TensorFlow's 3 s start.
 - TensorFlow's start-up logging (absl's "log messages before InitializeLog", CUDA probing, CPU
   feature notes) goes to the terminal from C++ whatever TF_CPP_MIN_LOG_LEVEL says, so an error
   of ours would follow six lines of noise. TensorFlow is imported, and its devices probed, with
@@ -37,12 +40,19 @@ def stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tensorflow_quietly() -> None:
+def start_tensorflow() -> None:
+    """Import TensorFlow and probe its devices with C++'s stderr silenced (once; later calls are free).
+    Ctrl-C meanwhile is the one-line ``interrupted``, exit 130."""
+    if "tensorflow" in sys.modules:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with stderr_silenced():
-        import tensorflow as tf
+    try:
+        with stderr_silenced():
+            import tensorflow as tf
 
-        tf.config.list_physical_devices()  # the CUDA probe ("failed call to cuInit") happens here
+            tf.config.list_physical_devices()  # the CUDA probe ("failed call to cuInit") happens here
+    except KeyboardInterrupt:
+        _one_line_interrupt(KeyboardInterrupt, KeyboardInterrupt(), None)
 
 
 def _one_line_interrupt(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
@@ -54,7 +64,3 @@ def _one_line_interrupt(kind: type[BaseException], error: BaseException, trace: 
 
 
 sys.excepthook = _one_line_interrupt
-try:
-    import_tensorflow_quietly()
-except KeyboardInterrupt:
-    _one_line_interrupt(KeyboardInterrupt, KeyboardInterrupt(), None)

@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator
 import gymnasium as gym
 import numpy as np
 
-from common.checkpoints import BestPolicy, CheckpointStore, holds_checkpoint_files
-from common.config import config_to_dict, flag_name, load_config_dict, save_config
+from common.checkpoints import BestPolicy, CheckpointStore, holds_checkpoint_files, refuse_another_run
+from common.config import config_to_dict, load_config_dict, save_config
 from common.errors import UsageError
 from common.files import DirectoryLock, check_writable_dir, ensure_writable_dir
 from common.demonstrations import Demonstrations
@@ -134,15 +134,7 @@ class TrainingRun:
         too, so that the message names a changed flag even where the checkpoint is unreadable."""
         if not (self.save_dir / "config.json").is_file():
             return  # no checkpoint either; restore_latest reports that
-        saved = load_config_dict(self.save_dir)
-        current = config_to_dict(self.config)
-        if saved.get("algo", self.algo) != self.algo:
-            raise UsageError(f"--resume: {self.save_dir} holds a {saved['algo']} run, which {self.algo} cannot "
-                             "continue; choose another --save-dir")
-        for name in self.RESUME_FIXED_FLAGS:
-            if name in current and name in saved and saved[name] != current[name]:
-                raise UsageError(f"--resume: {flag_name(name)} is {current[name]!r} but the run in "
-                                 f"{self.save_dir} used {saved[name]!r}; resume with the same value")
+        refuse_another_run(load_config_dict(self.save_dir), self.store.identity, self.save_dir, "used")
 
     def save(self, env_steps: int, iteration: int) -> None:
         """Checkpoint, unless a saved value (a parameter, a normaliser statistic) went NaN/inf:

@@ -70,7 +70,7 @@ class EnvSetting:
 SETTINGS = {
     setting.env: setting for setting in (
         EnvSetting("CartPole-v1", expert_flags=(), gail_flags=(), bc_flags=()),
-        # 200k env steps: at 100k and 150k some seeds ended at 0.92-0.94 (see the README).
+        # 200k env steps: at 100k and 150k some seeds ended at 0.92-0.94 (see experiments/README.md).
         EnvSetting("Acrobot-v1", expert_flags=(), gail_flags=("--total-env-steps", "200000"), bc_flags=()),
         EnvSetting("MountainCar-v0", expert_flags=MOUNTAIN_CAR_PPO + ("--total-env-steps", "300000"),
                    gail_flags=MOUNTAIN_CAR_PPO + ("--total-env-steps", "300000"),
@@ -139,9 +139,9 @@ class RunSpec:
 
 
 # The config class each training script parses its flags into (module, class name).
-SCRIPT_CONFIGS = {"run_gail.py": ("run_gail", "GailRunConfig"),
-                  "run_behavior_clone.py": ("run_behavior_clone", "BehaviorCloneRunConfig"),
-                  "run_ppo.py": ("algo.on_policy", "OnPolicyRunConfig")}
+SCRIPT_CONFIGS = {"run_gail.py": ("algo.config", "GailRunConfig"),
+                  "run_behavior_clone.py": ("algo.config", "BehaviorCloneRunConfig"),
+                  "run_ppo.py": ("algo.config", "PPORunConfig")}
 
 
 def resolved_config(command: list[str]) -> dict:
@@ -172,12 +172,26 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
     if fresh or not result_file.is_file():
         return None
     previous = json.loads(result_file.read_text())
-    if previous.get("command") != command or any(previous.get(key) is None for key in required):
+    if (not isinstance(previous.get("command"), list) or without_locations(previous["command"]) != without_locations(command)
+            or any(previous.get(key) is None for key in required)):
         return None
     ran_with = config_of_finished_run(previous, run_dir)
-    if ran_with is None or any(ran_with.get(name) != value for name, value in resolved_config(command).items()):
+    if ran_with is None or any(ran_with.get(name) != value for name, value in resolved_config(command).items()
+                               if name not in LOCATION_FIELDS):
         return None
     return {**previous, "config": ran_with, "reused": True}
+
+
+# Where a run wrote its checkpoints and logs (always inside its own run directory, which is what
+# identifies it) is not part of what it computed: a results tree moved or cloned elsewhere, or a
+# run made in a git worktree, is still reused.
+LOCATION_FIELDS = ("save_dir", "log_dir")
+
+
+def without_locations(command: list[str]) -> list[str]:
+    """``command`` with the values of its --save-dir and --log-dir flags left out."""
+    flags = {"--" + name.replace("_", "-") for name in LOCATION_FIELDS}
+    return [part for index, part in enumerate(command) if index == 0 or command[index - 1] not in flags]
 
 
 def run_script(command: list[str], run_dir: Path, output_name: str = "output.txt") -> None:
@@ -190,6 +204,16 @@ def run_script(command: list[str], run_dir: Path, output_name: str = "output.txt
                            f"see {run_dir / output_name}")
 
 
+def train_in_fresh_dir(command: list[str], run_dir: Path) -> float:
+    """Empty ``run_dir`` (a half-finished earlier attempt) and run the training ``command`` there;
+    returns its wall seconds."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    start = time.perf_counter()
+    run_script(command, run_dir)
+    return time.perf_counter() - start
+
+
 def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
     """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
     run_dir = spec.directory(out)
@@ -198,14 +222,11 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
     previous = reusable_result(run_dir, command, fresh, required=("final_fidelity",))
     if previous is not None:
         return previous
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    start = time.perf_counter()
-    run_script(command, run_dir)
+    seconds = train_in_fresh_dir(command, run_dir)
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
-              "wall_seconds": round(time.perf_counter() - start, 1), "command": command,
+              "wall_seconds": round(seconds, 1), "command": command,
               "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}

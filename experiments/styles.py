@@ -28,7 +28,6 @@ import concurrent.futures
 import dataclasses
 import json
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ sys.path.insert(0, str(REPO_ROOT / "experiments"))
 
 from common.errors import UsageError, cli_main  # noqa: E402
 from common.files import atomic_write_bytes  # noqa: E402
-from paper import SETTINGS, positive_int, reusable_result, run_script  # noqa: E402
+from paper import SETTINGS, positive_int, reusable_result, run_script, train_in_fresh_dir  # noqa: E402
 from style_experts import STYLES, Style, record_style  # noqa: E402
 
 DEMO_ROOT = Path("trajectory") / "styles"
@@ -147,11 +146,7 @@ def execute(run: StyleRun, out: Path, quick: bool, fresh: bool) -> dict:
     previous = reusable_result(run_dir, command, fresh)
     if previous is not None:
         return previous
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    start = time.perf_counter()
-    run_script(command, run_dir)
-    train_seconds = time.perf_counter() - start
+    train_seconds = train_in_fresh_dir(command, run_dir)
     run_script(run.evaluate_command(out, eval_episodes), run_dir, "evaluate_output.txt")
     evaluation = json.loads((run_dir / "style_eval.json").read_text())
     result = {**dataclasses.asdict(run), **evaluation, "wall_seconds": round(train_seconds, 1), "command": command,

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from common.config import option
 from common.envs import EnvSpec
 from network_models.discriminator import Discriminator
 from network_models.heads import CategoricalHead, GaussianHead
 from network_models.normalizer import ObservationNormalizer
 from network_models.policy import ActorCritic
-
-
-@dataclasses.dataclass
-class PolicyNetworkConfig:
-    """The policy network's shape, shared by every script that trains one."""
-
-    hidden_sizes: tuple = option((64, 64), "hidden layer widths of the policy and value nets", "all_positive")
-    normalize_observations: bool = option(False, "normalise observations by a running mean and std, saved with "
-                                          "the policy (GAIL: shared with the discriminator, started from "
-                                          "the demonstrations; BC: fitted to them)")
 
 
 def make_head(spec: EnvSpec) -> CategoricalHead | GaussianHead:

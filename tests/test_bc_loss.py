@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 from gymnasium.spaces import Discrete
 
-from algo.behavior_clone import BehaviorCloneConfig, BehaviorCloneTrainer, behavior_clone_loss
+from algo.behavior_clone import BehaviorCloneTrainer, behavior_clone_loss
+from algo.config import BehaviorCloneConfig
 from common.envs import EnvSpec
 from network_models.factory import build_actor_critic
 from network_models.policy import ActorCritic

@@ -19,7 +19,7 @@ from common.envs import EnvSpec
 from common.training_run import StopRequested
 from conftest import SHIPPED_DEMOS
 from network_models.factory import build_actor_critic
-from run_behavior_clone import BehaviorCloneRunConfig
+from algo.config import BehaviorCloneRunConfig
 
 CARTPOLE = EnvSpec("CartPole-v1", (4,), Discrete(2))
 EPOCHS, EVAL_EVERY = 6, 2

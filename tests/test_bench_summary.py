@@ -74,7 +74,8 @@ def test_median_or_none() -> None:
 def test_markdown_row_shows_each_summary_field_in_its_column() -> None:
     results = {"machine": "test machine", "command": "python bench/bench.py", "make_demo_seconds": None,
                "summary": [bench.summarise("ppo", SYNTHETIC_RUNS)],
-               "rollout_throughput": {"num_envs": 8, "env_steps": 4096, "env_steps_per_second": 1234}}
+               "rollout_throughput": {"num_envs": 8, "env_steps": 4096, "env_steps_per_second": 1234},
+               "help_repeats": 5, "help_seconds": {"run_ppo.py": 0.31, "run_gail.py": 0.42, "test_policy.py": 0.25}}
     lines = bench.markdown(results).splitlines()
     header = [cell.strip() for cell in lines[2].strip("|").split("|")]
     (row_line,) = [line for line in lines if line.startswith("| ppo |")]
@@ -84,7 +85,9 @@ def test_markdown_row_shows_each_summary_field_in_its_column() -> None:
                    "best policy >= 475 (100 ep.)": "2/3", "best policy returns": "500, 300, 475",
                    "final energy distance (median)": "-",
                    "env steps/s": "2000", "start-up s": "5.0", "peak RSS MB": "300"}
-    assert "1234 env steps/s over 4096 steps" in lines[-1]
+    assert "1234 env steps/s over 4096 steps" in lines[-2]
+    assert lines[-1] == ("`--help` (median of 5 runs per script, interpreter start included): 0.25-0.42 s "
+                         "(slowest: run_gail.py).")
 
 
 FAKE_TRAINING_SCRIPT = textwrap.dedent("""

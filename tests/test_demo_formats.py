@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import convert_demos
+import gail_suite
 import run_gail
 from common.demo_formats import from_arrays
 from common.demonstrations import load_demonstrations
@@ -61,8 +62,7 @@ def test_a_directory_of_npy_files_imports_too(shipped, tmp_path):
     np.save(tmp_path / "arrays" / "obs.npy", shipped.observations)
     np.save(tmp_path / "arrays" / "acts.npy", shipped.actions)
     np.save(tmp_path / "arrays" / "episode_lengths.npy", shipped.episode_lengths)
-    demos = convert_demos.read_source(convert_demos.ConvertConfig(source=str(tmp_path / "arrays"),
-                                                                 env="CartPole-v1", out_dir="x"))
+    demos = gail_suite.convert_demonstrations(tmp_path / "arrays", env="CartPole-v1")
     np.testing.assert_array_equal(demos.observations, shipped.observations)
     np.testing.assert_array_equal(demos.episode_returns, [0.0, 0.0, 0.0])  # no rewards given
 
@@ -75,12 +75,12 @@ def test_lenient_cases_are_read_with_a_note(shipped, capsys):
                          "timeouts": stream["ends"].astype(np.int64)}, CARTPOLE, "expert.npz")
     same(demos, shipped)
     notes = capsys.readouterr().err.splitlines()
-    assert notes == ["note: expert.npz: float64 observations read as float32",
-                     "note: expert.npz: terminals holds 0/1 int64 values; read as booleans",
+    assert notes == ["note: expert.npz: terminals holds 0/1 int64 values; read as booleans",  # each note once
                      "note: expert.npz: timeouts holds 0/1 int64 values; read as booleans",
-                     "note: expert.npz: terminals holds 0/1 int64 values; read as booleans",
                      "note: expert.npz: discrete actions shaped (1500, 1); read as [N]",
-                     "note: expert.npz: discrete actions stored as float32; read as integers"]
+                     "note: expert.npz: discrete actions stored as float32; read as integers",
+                     "note: expert.npz: observations: float64 read as float32"]
+    assert demos.observations.dtype == np.float32 and demos.actions.dtype == np.int64
 
 
 def test_a_terminated_episode_exactly_the_time_limit_long_gets_a_warning(shipped, capsys):
@@ -139,3 +139,19 @@ def test_convert_refuses_to_overwrite_and_asks_for_the_env(tmp_path, capsys):
     with pytest.raises(SystemExit):
         convert_demos.main(["--source", str(tmp_path / "x.npz"), "--out-dir", str(SHIPPED_DEMOS), "--env", "CartPole-v1"])
     assert "already holds files; pass --force" in capsys.readouterr().err
+
+
+def test_float64_continuous_arrays_become_float32_with_a_note_and_huge_values_are_refused(capsys):
+    pendulum = probe_env_spec("Pendulum-v1")
+    rng = np.random.default_rng(0)
+    arrays = {"observations": rng.uniform(-1, 1, size=(6, 3)), "actions": rng.uniform(-2, 2, size=6),
+              "episode_lengths": np.array([2, 4])}
+    demos = from_arrays(arrays, pendulum, "p.npz")
+    assert demos.observations.dtype == np.float32 and demos.actions.dtype == np.float32
+    assert demos.actions.shape == (6, 1)
+    np.testing.assert_allclose(demos.actions[:, 0], arrays["actions"], rtol=1e-6)
+    assert capsys.readouterr().err.splitlines()[-2:] == ["note: p.npz: observations: float64 read as float32",
+                                                         "note: p.npz: actions: float64 read as float32"]
+    arrays["observations"][3, 1] = 1e300
+    with pytest.raises(UsageError, match=r"p.npz: observations: float64 values too large for float32"):
+        from_arrays(arrays, pendulum, "p.npz")

@@ -108,3 +108,19 @@ def test_a_finished_run_is_reused_only_with_the_config_its_command_gives_today(t
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text(json.dumps({**today, "algo": "gail"}))
     assert paper.reusable_result(tmp_path, command, fresh=False)["config"]["algo"] == "gail"
+
+
+def test_a_finished_run_recorded_at_another_location_is_reused(tmp_path):
+    """A results tree from a clone at another path (or a git worktree) records other --save-dir and
+    --log-dir values; they say where the files went, not what was computed."""
+    command = ["run_gail.py", "--env", "CartPole-v1", "--seed", "3", "--save-dir", str(tmp_path / "model"),
+               "--log-dir", str(tmp_path / "log")]
+    elsewhere = [part.replace(str(tmp_path), "/elsewhere/run") for part in command]
+    config = {**paper.resolved_config(command), "save_dir": "/elsewhere/run/model", "log_dir": "/elsewhere/run/log"}
+    (tmp_path / "result.json").write_text(json.dumps({"command": elsewhere, "config": config}))
+    assert paper.reusable_result(tmp_path, command, fresh=False)["reused"]
+    assert paper.without_locations(command) == ["run_gail.py", "--env", "CartPole-v1", "--seed", "3",
+                                                "--save-dir", "--log-dir"]
+    (tmp_path / "result.json").write_text(json.dumps({"command": elsewhere[:3] + ["Acrobot-v1"] + elsewhere[4:],
+                                                      "config": config}))
+    assert paper.reusable_result(tmp_path, command, fresh=False) is None  # but not another run

@@ -17,8 +17,9 @@ import pytest
 import tensorflow as tf
 from gymnasium.spaces import Discrete
 
-from algo.gail import DiscriminatorConfig, DiscriminatorTrainer, LearnedRewards
-from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining
+from algo.gail import DiscriminatorTrainer, LearnedRewards
+from algo.config import DiscriminatorConfig, PPORunConfig
+from algo.on_policy import OnPolicyTraining
 from algo.ppo import PPOTrainer, compute_gae, next_state_values
 from common.envs import EnvSpec
 from common.rollout import Rollout
@@ -136,10 +137,10 @@ def test_training_loop_feeds_ppo_the_independently_computed_gae(tmp_path: Path, 
     the recursion not cut at episode ends, and (GAIL) the env reward added to the learned one
     or the absorbing terminal value ignored."""
     gamma, gae_lambda = 0.9, 0.8
-    config = OnPolicyRunConfig(env="CartPole-v1", seed=0, num_envs=2, rollout_steps=5, minibatch_size=10,
-                               num_epochs=1, hidden_sizes=(8,), normalize_observations=False, gamma=gamma,
-                               gae_lambda=gae_lambda, eval_episodes=1, progress=False,
-                               save_dir=str(tmp_path / "save"), log_dir=str(tmp_path / "log"))
+    config = PPORunConfig(env="CartPole-v1", seed=0, num_envs=2, rollout_steps=5, minibatch_size=10,
+                          num_epochs=1, hidden_sizes=(8,), normalize_observations=False, gamma=gamma,
+                          gae_lambda=gae_lambda, eval_episodes=1, progress=False,
+                          save_dir=str(tmp_path / "save"), log_dir=str(tmp_path / "log"))
     model = build_actor_critic(EnvSpec("CartPole-v1", (4,), Discrete(2)), (8,), seed=0)
     terminated = np.zeros((5, 2), bool)
     truncated = np.zeros((5, 2), bool)

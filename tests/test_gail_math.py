@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 from gymnasium.spaces import Discrete
 
-from algo.gail import DiscriminatorConfig, DiscriminatorTrainer, absorbing_discriminator_loss, learned_reward
+from algo.config import DiscriminatorConfig
+from algo.gail import DiscriminatorTrainer, absorbing_discriminator_loss, learned_reward
 from common.envs import EnvSpec
 from common.rollout import Rollout
 from network_models.factory import build_discriminator

@@ -16,18 +16,22 @@ from types import ModuleType
 
 import pytest
 
+import convert_demos
+import export_policy
 import run_behavior_clone
 import run_gail
 import run_ppo
 import sample_trajectory
 import test_policy
-from algo.on_policy import OnPolicyRunConfig
-from common.config import build_parser, flag_name
+from algo.config import BehaviorCloneRunConfig, GailRunConfig, PPORunConfig
+from common.script_configs import ConvertConfig, ExportConfig, SampleConfig, TestConfig
+from common.config import build_parser, flag_name, format_default
 from conftest import REPO_ROOT
 
-SCRIPTS = [(run_ppo, OnPolicyRunConfig), (run_gail, run_gail.GailRunConfig),
-           (run_behavior_clone, run_behavior_clone.BehaviorCloneRunConfig),
-           (sample_trajectory, sample_trajectory.SampleConfig), (test_policy, test_policy.TestConfig)]
+SCRIPTS = [(run_ppo, PPORunConfig), (run_gail, GailRunConfig),
+           (run_behavior_clone, BehaviorCloneRunConfig),
+           (sample_trajectory, SampleConfig), (test_policy, TestConfig), (export_policy, ExportConfig),
+           (convert_demos, ConvertConfig)]
 SCRIPT_IDS = [module.__name__ for module, _ in SCRIPTS]
 
 
@@ -66,7 +70,7 @@ def test_help_lists_every_config_field_with_its_default(module: ModuleType, conf
             flag = flag_name(field.name)
             assert flag in entries, f"{module.__name__}: {flag} missing from --help"
             entry = entries[flag]
-            assert f"(default: {field.default})" in entry, f"{module.__name__} {flag}: {entry}"
+            assert f"(default: {format_default(field.default)})" in entry, f"{module.__name__} {flag}: {entry}"
             assert " ".join(field.metadata["help"].split()) in entry, f"{module.__name__} {flag}: {entry}"
             if isinstance(field.default, bool):
                 assert f"--no-{flag[2:]}" in entries, f"{module.__name__}: {flag} has no --no- form"
@@ -103,3 +107,48 @@ def test_help_from_the_command_line() -> None:
                             text=True, check=True, env={**os.environ, "COLUMNS": "1000"})
     entries = option_entries(result.stdout)
     assert "(default: 0.99)" in entries["--gamma"] and "(default: 300000)" in entries["--total-env-steps"]
+
+
+SCRIPT_FILES = ["run_ppo.py", "sample_trajectory.py", "run_gail.py", "run_behavior_clone.py", "test_policy.py",
+                "export_policy.py", "convert_demos.py"]
+
+
+@pytest.mark.parametrize("script", SCRIPT_FILES)
+@pytest.mark.parametrize("argv", [["--help"], ["--seed", "x"]], ids=["help", "bad_flag"])
+def test_help_and_bad_flags_answer_before_tensorflow_is_imported(script: str, argv: list[str]) -> None:
+    """--help and a flag error must not wait for TensorFlow's start (3 s and more): python -X
+    importtime lists every module imported, and tensorflow must not be one of them.
+    (--seed x is a bad value for scripts that have --seed and an unknown flag for the others.)"""
+    result = subprocess.run([sys.executable, "-X", "importtime", script, *argv], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == (0 if argv == ["--help"] else 2), result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "argparse" in imported  # the listing works
+    heavy = sorted(name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "gymnasium"))
+    assert not heavy, f"{script} {' '.join(argv)} imported {heavy[:5]}"
+
+
+def test_help_is_grouped_with_the_run_flags_first(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    text = script_help(run_gail, capsys)
+    headings = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert headings == ["options", "run", "demonstrations", "policy network", "PPO",
+                        "discriminator (GAIL's learned reward)", "evaluation and checkpoints"]
+
+    def block(heading: str) -> str:
+        start = text.index(f"\n{heading}:\n")
+        following = [text.index(f"\n{other}:\n") for other in headings if text.index(f"\n{other}:\n") > start]
+        return text[start:min(following, default=len(text))]
+
+    assert "--env ENV" in block("run") and "--total-env-steps" in block("run")  # GAIL's own default, run's block
+    assert "--demo-dir" in block("demonstrations") and "--bc-init-epochs" in block("demonstrations")
+    assert "--disc-epochs" in block("discriminator (GAIL's learned reward)")
+    assert "--gamma" in block("PPO") and "--hidden-sizes" in block("policy network")
+    assert "--gamma" not in block("run") and "--env" not in block("PPO")
+
+
+def test_format_default_writes_what_the_flag_takes() -> None:
+    assert format_default((64, 64)) == "64,64"
+    assert format_default("") == "''"
+    assert format_default(0.99) == "0.99" and format_default(True) == "True"

@@ -291,14 +291,15 @@ def test_7_a_non_finite_statistic_is_not_saved(tmp_path):
     """The guard covers every saved variable, not only the trainable ones."""
     import math
 
-    from algo.on_policy import OnPolicyRunConfig, OnPolicyTraining
+    from algo.config import PPORunConfig
+    from algo.on_policy import OnPolicyTraining
     from algo.ppo import PPOTrainer
     from common.envs import probe_env_spec
     from common.training_run import TrainingDiverged
     from network_models.factory import build_actor_critic
 
-    config = OnPolicyRunConfig(save_dir=str(tmp_path / "run"), log_dir=str(tmp_path / "log"), num_envs=2,
-                               normalize_observations=True, progress=False)
+    config = PPORunConfig(save_dir=str(tmp_path / "run"), log_dir=str(tmp_path / "log"), num_envs=2,
+                          normalize_observations=True, progress=False)
     model = build_actor_critic(probe_env_spec("CartPole-v1"), (8,), seed=0, normalize_observations=True)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
     training.start(1, "--total-env-steps")
@@ -421,10 +422,10 @@ def test_19_ctrl_c_while_sampling_leaves_no_partial_set(tmp_path):
     """The episodes are interrupted from inside (deterministic, unlike a timed signal); what
     matters is the path the KeyboardInterrupt takes out of the script."""
     out_dir = tmp_path / "demos"
-    code = ("import sys, sample_trajectory\n"
+    code = ("import sys, gail_suite, sample_trajectory\n"
             "def interrupted(*args, **kwargs):\n"
             "    raise KeyboardInterrupt\n"
-            "sample_trajectory.run_episodes = interrupted\n"
+            "gail_suite.run_episodes = interrupted\n"
             f"sample_trajectory.main(['--model-dir', {str(SHIPPED_EXPERT)!r}, '--out-dir', {str(out_dir)!r}])\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert (result.returncode, result.stderr) == (130, "interrupted\n")

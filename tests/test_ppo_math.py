@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from algo.ppo import compute_gae, next_state_values, ppo_clipped_loss
+from algo.ppo import compute_gae, explained_variance, next_state_values, ppo_clipped_loss
 
 
 def test_gae_with_a_terminated_and_a_truncated_episode_in_one_batch():
@@ -76,3 +76,13 @@ def test_clipped_loss_gradient_vanishes_where_clipped():
     gradient = tape.gradient(loss, logp_new).numpy()
     assert gradient[0] == 0.0  # ratio 1.5 > 1.2 with A > 0: no further push
     assert gradient[1] == pytest.approx(-1.1 / 2, rel=1e-5)  # d(-r A / 2)/d logp = -r A / 2
+
+
+def test_explained_variance_hand_example():
+    returns = np.array([[1.0, 2.0], [3.0, 6.0]])           # mean 3, variance (4 + 1 + 0 + 9) / 4 = 3.5
+    values = np.array([[1.0, 3.0], [3.0, 5.0]])            # errors 0, -1, 0, 1: variance 0.5
+    assert explained_variance(values, returns) == pytest.approx(1 - 0.5 / 3.5)
+    assert explained_variance(returns, returns) == 1.0                      # a perfect value net
+    assert explained_variance(np.full((2, 2), 3.0), returns) == 0.0         # the mean explains nothing
+    assert explained_variance(-returns, returns) == pytest.approx(1 - 14.0 / 3.5)  # worse than the mean
+    assert np.isnan(explained_variance(values, np.full((2, 2), 2.0)))      # constant returns: undefined

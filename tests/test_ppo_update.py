@@ -18,7 +18,8 @@ import pytest
 import tensorflow as tf
 from gymnasium.spaces import Discrete
 
-from algo.ppo import PPOConfig, PPOTrainer
+from algo.config import PPOConfig
+from algo.ppo import PPOTrainer
 from common.envs import EnvSpec
 from network_models.factory import build_actor_critic
 from network_models.policy import ActorCritic
@@ -208,7 +209,7 @@ def test_returned_metrics_are_the_losses_of_the_batch_before_the_step() -> None:
     assert metrics["value_loss"] == pytest.approx(value_loss, rel=1e-4)
     assert metrics["entropy"] == pytest.approx(entropy, rel=1e-4)
     assert metrics["approx_kl"] == pytest.approx(approx_kl, rel=1e-3, abs=1e-6)
-    assert metrics["clip_fraction"] == pytest.approx(clip_fraction)
+    assert metrics["clipfrac"] == pytest.approx(clip_fraction)
     # Sanity: the bugs these numbers must catch give clearly different values.
     assert abs(np.mean((values - batch["advantages"]) ** 2) - value_loss) > 1.0
     raw_advantages = batch["advantages"].astype(np.float64)

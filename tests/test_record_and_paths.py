@@ -14,18 +14,18 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
 
-import run_behavior_clone
-import run_gail
 import run_ppo
 import sample_trajectory
 import test_policy
-from algo.on_policy import OnPolicyRunConfig
+from algo.config import BehaviorCloneRunConfig, GailRunConfig, PPORunConfig
+from common import evaluation
+from common.script_configs import SampleConfig, TestConfig
 from common.config import flag_name, format_path, is_path_field, parse_config
 from conftest import SHIPPED_EXPERT, TINY_PPO_FLAGS
 
-CONFIGS = {"run_ppo": OnPolicyRunConfig, "run_gail": run_gail.GailRunConfig,
-           "run_behavior_clone": run_behavior_clone.BehaviorCloneRunConfig,
-           "sample_trajectory": sample_trajectory.SampleConfig, "test_policy": test_policy.TestConfig}
+CONFIGS = {"run_ppo": PPORunConfig, "run_gail": GailRunConfig,
+           "run_behavior_clone": BehaviorCloneRunConfig,
+           "sample_trajectory": SampleConfig, "test_policy": TestConfig}
 
 
 def gif_frame_durations(path: Path) -> list[int]:
@@ -51,20 +51,20 @@ def all_paths(root: Path) -> list[str]:
     (125, 3, 24.0),            # above 100 fps a wider stride keeps frames >= 20 ms
 ])
 def test_gif_timing_comes_from_render_fps(render_fps, frame_every, frame_ms):
-    stride, milliseconds, note = test_policy.gif_timing(render_fps)
+    stride, milliseconds, note = evaluation.gif_timing(render_fps)
     assert stride == frame_every and milliseconds == pytest.approx(frame_ms) and note is None
 
 
 @pytest.mark.parametrize("render_fps", [None, 0, -5, float("nan"), "fast"])
 def test_gif_timing_falls_back_to_30_fps_with_a_note(render_fps):
-    stride, milliseconds, note = test_policy.gif_timing(render_fps)
+    stride, milliseconds, note = evaluation.gif_timing(render_fps)
     assert (stride, milliseconds) == (2, pytest.approx(2000 / 30))
     assert "render_fps" in note and "30 fps" in note
 
 
 @pytest.mark.parametrize("frame_ms", [40.0, 2000 / 15, 2000 / 30, 24.0])
 def test_gif_durations_are_whole_centiseconds_that_add_up_to_real_time(frame_ms):
-    durations = test_policy.gif_durations(250, frame_ms)
+    durations = evaluation.gif_durations(250, frame_ms)
     assert len(durations) == 250
     assert all(duration % 10 == 0 and duration >= 20 for duration in durations)
     assert all(abs(duration - frame_ms) < 10 for duration in durations)
@@ -120,7 +120,7 @@ def test_every_path_flag_fills_env_and_seed(script):
 
 
 def test_test_policy_fills_algo_env_and_seed_in_its_paths():
-    config = parse_config(test_policy.TestConfig, "", [
+    config = parse_config(TestConfig, "", [
         "--seed", "3", "--model-dir", "m/{algo}/{env}/{seed}", "--log-dir", "l/{algo}-{seed:02d}",
         "--demo-dir", "d/{env}/{seed}", "--record", "g/{{literal}}/{algo}-{env}-{seed}.gif"])
     assert config.demo_dir == "d/CartPole-v1/3"

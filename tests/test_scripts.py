@@ -45,7 +45,7 @@ def test_ppo_writes_checkpoint_config_and_curves(pipeline):
     evaluations = json.loads((pipeline / "log/ppo/evaluations.json").read_text())["evaluations"]
     assert [record["step"] for record in evaluations] == [128, 256]
     tags = scalar_tags(pipeline / "log/ppo")
-    assert {"charts/episode_return", "charts/episode_length", "losses/policy_loss", "losses/value_loss",
+    assert {"charts/episodic_return", "charts/episodic_length", "losses/policy_loss", "losses/value_loss",
             "losses/entropy", "eval/return_mean"} <= tags
 
 
@@ -60,7 +60,7 @@ def test_sample_trajectory_writes_a_loadable_set(pipeline):
 def test_gail_logs_discriminator_curves_and_never_the_env_reward_as_learning_signal(pipeline):
     tags = scalar_tags(pipeline / "log/gail")
     assert {"gail/discriminator_loss", "gail/expert_accuracy", "gail/policy_accuracy",
-            "gail/mean_learned_reward", "gail/absorbing_reward", "charts/episode_return"} <= tags
+            "gail/mean_learned_reward", "gail/absorbing_reward", "charts/episodic_return"} <= tags
     assert (pipeline / "gail" / "checkpoint").is_file()
 
 

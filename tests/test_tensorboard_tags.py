@@ -13,8 +13,8 @@ import test_policy
 from conftest import SHIPPED_DEMOS, TINY_PPO_FLAGS
 
 PPO_EVERY_ITERATION = {"losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl",
-                       "losses/clip_fraction", "charts/learning_rate", "charts/steps_per_second"}
-EPISODE_CHARTS = {"charts/episode_return", "charts/episode_length"}  # when an episode ended in the batch
+                       "losses/clipfrac", "losses/explained_variance", "charts/learning_rate", "charts/SPS"}
+EPISODE_CHARTS = {"charts/episodic_return", "charts/episodic_length"}  # when an episode ended in the batch
 GAIL_EVERY_ITERATION = {"gail/discriminator_loss", "gail/expert_accuracy", "gail/policy_accuracy",
                         "gail/mean_learned_reward", "gail/absorbing_reward"}
 EVAL = {"eval/return_mean", "eval/return_std"}

@@ -37,7 +37,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-import common.startup  # noqa: E402,F401  (TensorFlow quietly, before the checks import it)
+from common.startup import start_tensorflow  # noqa: E402
+
+start_tensorflow()  # quietly, before the checks below import it
 from common.checkpoints import latest_checkpoint, load_actor_critic  # noqa: E402
 from common.demonstrations import load_demonstrations  # noqa: E402
 from common.errors import UsageError  # noqa: E402
