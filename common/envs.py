@@ -10,6 +10,10 @@ import gymnasium as gym
 
 from common.errors import UsageError, first_line
 
+# MuJoCo renders offscreen through EGL, which needs no display (headless servers, CI); a user's own
+# choice (glfw with a display, osmesa) is kept. Set before any MuJoCo env imports its renderer.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 
 @dataclasses.dataclass(frozen=True)
 class EnvSpec:

@@ -3,8 +3,6 @@ log them, print the table, record GIFs. Its flags are common.script_configs.Test
 
 from __future__ import annotations
 
-import math
-import warnings
 from pathlib import Path
 
 import imageio
@@ -14,8 +12,8 @@ from common.checkpoints import load_actor_critic, policy_dir
 from common.config import format_path, save_config
 from common.demonstrations import Demonstrations, load_demonstrations
 from common.envs import EnvSpec, make_vec_env, probe_env_spec
-from common.errors import UsageError, first_line
 from common.files import atomic_write_bytes, check_writable_dir, ensure_writable_dir
+from common.gif import episode_frames, gif_durations, gif_timing
 from common.fidelity import Fidelity, measure_fidelity
 from common.logger import RunLogger
 from common.rollout import Episodes, run_episodes
@@ -70,51 +68,21 @@ def results_table(results: dict[str, Episodes], fidelities: dict[str, Fidelity |
     return "\n".join(lines)
 
 
-# GIF viewers (browsers) show a frame of less than 20 ms for 100 ms, so no frame is shorter.
-GIF_MIN_FRAME_MS = 20
-# An env without metadata["render_fps"] is assumed to run at gymnasium's RecordVideo default.
-FALLBACK_RENDER_FPS = 30
-
-
-def gif_timing(render_fps: object) -> tuple[int, float, str | None]:
-    """(frame stride, milliseconds per GIF frame, note) that play an env rendering at
-    ``render_fps`` frames per second in real time: every 2nd frame for 2000 / render_fps ms
-    (40 ms for CartPole's 50 fps, 133.3 ms for Acrobot's 15), a larger stride only above 100 fps.
-    A missing or unusable ``render_fps`` falls back to FALLBACK_RENDER_FPS, with a note saying so."""
-    note = None
-    try:
-        fps = float(render_fps)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        fps = math.nan
-    if not (math.isfinite(fps) and fps > 0):
-        note = (f"metadata['render_fps'] is {render_fps!r}, not a frame rate; the GIF assumes "
-                f"{FALLBACK_RENDER_FPS} fps")
-        fps = float(FALLBACK_RENDER_FPS)
-    frame_every = max(2, math.ceil(GIF_MIN_FRAME_MS * fps / 1000 - 1e-9))
-    return frame_every, frame_every * 1000.0 / fps, note
-
-
-def gif_durations(num_frames: int, frame_ms: float) -> list[int]:
-    """Per-frame GIF delays in ms. A GIF stores whole centiseconds, so each frame ends at its true
-    time rounded to 10 ms (133.3 ms frames become 130, 130, 140, ...): the GIF as a whole plays
-    in real time, and no frame is off by 10 ms or more."""
-    ends = np.round(np.arange(1, num_frames + 1) * frame_ms / 10.0).astype(np.int64) * 10
-    return np.diff(ends, prepend=0).tolist()
-
-
 def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) -> str:
-    """Play the first test episode again with rendering and write it as a real-time GIF at half
-    resolution; returns what was written, for the console."""
+    """Play the first test episode again, render it (common/gif.py: in a process without
+    TensorFlow, from the episode's actions) and write it as a real-time GIF at half resolution;
+    returns what was written, for the console."""
     rng = np.random.default_rng(config.seed) if config.stochastic else None
-    envs = make_vec_env(config.env, 1, render=True)
+    envs = make_vec_env(config.env, 1)
     try:
-        frame_every, frame_ms, note = gif_timing(envs.metadata.get("render_fps"))
-        frames: list[np.ndarray] = []
-        run_episodes(envs, actor, 1, config.seed, rng, frames=frames, frame_every=frame_every)
+        episode = run_episodes(envs, actor, 1, config.seed, rng, record=True)
     finally:
         envs.close()
+    frames, render_fps = episode_frames(config.env, config.seed, episode.actions[0])
+    frame_every, frame_ms, note = gif_timing(render_fps)
     durations = gif_durations(len(frames), frame_ms)
-    atomic_write_bytes(path, imageio.v3.imwrite("<bytes>", frames, extension=".gif", duration=durations, loop=0))
+    atomic_write_bytes(path, imageio.v3.imwrite("<bytes>", list(frames), extension=".gif", duration=durations,
+                                                loop=0))
     return (f"{len(frames)} frames (every {frame_every} steps, {frame_ms:.1f} ms each"
             + (f"; {note}" if note else "") + ")")
 
@@ -122,24 +90,7 @@ def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) 
 def check_renders(env_id: str) -> None:
     """Refuse --record before anything runs or is written if ``env_id`` gives no RGB frames."""
     probe_env_spec(env_id)  # an env the networks cannot take is refused as such first
-    envs = None
-    try:
-        with warnings.catch_warnings():  # e.g. "rgb_array is not in the possible render modes": said below
-            warnings.simplefilter("ignore")
-            envs = make_vec_env(env_id, 1, render=True)
-        envs.reset(seed=0)
-        frames = envs.render()
-    except UsageError:
-        raise
-    except Exception as error:  # whatever the env or its renderer raises: it cannot record here
-        raise UsageError(f"--record: {env_id} cannot render frames here ({first_line(error)})") from None
-    finally:
-        if envs is not None:
-            envs.close()
-    frame = frames[0] if isinstance(frames, (tuple, list)) and frames else frames
-    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[-1] in (3, 4)):
-        raise UsageError(f"--record: {env_id} does not render RGB frames (render_mode 'rgb_array' gave "
-                         f"{type(frame).__name__})")
+    episode_frames(env_id, seed=0, actions=np.zeros((0,)))
 
 
 def evaluate_policies(config: TestConfig) -> None:

@@ -111,14 +111,11 @@ class Episodes:
 
 
 def run_episodes(envs: gym.vector.VectorEnv, actor: NumpyActor, num_episodes: int, seed: int,
-                 rng: np.random.Generator | None = None, record: bool = False,
-                 frames: list[np.ndarray] | None = None, frame_every: int = 2) -> Episodes:
+                 rng: np.random.Generator | None = None, record: bool = False) -> Episodes:
     """Run exactly ``num_episodes`` episodes on ``envs``; ``rng=None`` acts deterministically.
 
     Env i plays episodes i, i + n, i + 2n, ...: fixing the assignment in advance avoids the
     bias of keeping whichever episodes finish first (the short ones).
-    With ``frames`` (envs made with render=True), every ``frame_every``-th RGB frame of env 0's
-    first episode is appended to it, at half resolution.
     """
     num_envs = envs.num_envs
     quota = np.array([len(range(env_index, num_episodes, num_envs)) for env_index in range(num_envs)])
@@ -133,8 +130,6 @@ def run_episodes(envs: gym.vector.VectorEnv, actor: NumpyActor, num_episodes: in
 
     observations, _ = envs.reset(seed=seed)
     while (played < quota).any():
-        if frames is not None and played[0] == 0 and lengths[0] % frame_every == 0:
-            frames.append(envs.render()[0][::2, ::2])
         observations = observations.astype(np.float32)
         actions = actor.to_env(actor.act(observations, rng))
         next_observations, rewards, terminated, truncated, _ = envs.step(actions)

@@ -18,7 +18,7 @@ import run_ppo
 import sample_trajectory
 import test_policy
 from algo.config import BehaviorCloneRunConfig, GailRunConfig, PPORunConfig
-from common import evaluation
+from common.gif import gif_durations, gif_timing
 from common.script_configs import SampleConfig, TestConfig
 from common.config import flag_name, format_path, is_path_field, parse_config
 from conftest import SHIPPED_EXPERT, TINY_PPO_FLAGS
@@ -51,20 +51,20 @@ def all_paths(root: Path) -> list[str]:
     (125, 3, 24.0),            # above 100 fps a wider stride keeps frames >= 20 ms
 ])
 def test_gif_timing_comes_from_render_fps(render_fps, frame_every, frame_ms):
-    stride, milliseconds, note = evaluation.gif_timing(render_fps)
+    stride, milliseconds, note = gif_timing(render_fps)
     assert stride == frame_every and milliseconds == pytest.approx(frame_ms) and note is None
 
 
 @pytest.mark.parametrize("render_fps", [None, 0, -5, float("nan"), "fast"])
 def test_gif_timing_falls_back_to_30_fps_with_a_note(render_fps):
-    stride, milliseconds, note = evaluation.gif_timing(render_fps)
+    stride, milliseconds, note = gif_timing(render_fps)
     assert (stride, milliseconds) == (2, pytest.approx(2000 / 30))
     assert "render_fps" in note and "30 fps" in note
 
 
 @pytest.mark.parametrize("frame_ms", [40.0, 2000 / 15, 2000 / 30, 24.0])
 def test_gif_durations_are_whole_centiseconds_that_add_up_to_real_time(frame_ms):
-    durations = evaluation.gif_durations(250, frame_ms)
+    durations = gif_durations(250, frame_ms)
     assert len(durations) == 250
     assert all(duration % 10 == 0 and duration >= 20 for duration in durations)
     assert all(abs(duration - frame_ms) < 10 for duration in durations)
@@ -161,3 +161,28 @@ def test_sample_trajectory_fills_seed_in_out_dir(tmp_path):
     metadata = json.loads((tmp_path / "demos/CartPole-v1-seed4/metadata.json").read_text())
     assert metadata["seed"] == 4 and metadata["env_id"] == "CartPole-v1"
     assert not [path for path in all_paths(tmp_path) if "{" in path]
+
+
+def test_the_gif_replays_the_very_episode_the_policy_played() -> None:
+    """common.gif renders in a child process from the episode's actions (no TensorFlow there,
+    so MuJoCo's EGL renderer cannot clash with it); the frames must be those of rendering the
+    episode while it is played, here on CartPole with a seeded random policy."""
+    import numpy as np
+
+    from common.envs import make_vec_env
+    from common.gif import episode_frames, rgb_frame
+
+    rng = np.random.default_rng(0)
+    envs = make_vec_env("CartPole-v1", 1, render=True)
+    envs.reset(seed=11)
+    played_frames, actions, done = [], [], False
+    while not done:
+        played_frames.append(rgb_frame(envs.render(), "CartPole-v1")[::2, ::2])
+        action = rng.integers(0, 2, size=1)
+        actions.append(action[0])
+        _, _, terminated, truncated, _ = envs.step(action)
+        done = bool(terminated[0] or truncated[0])
+    envs.close()
+    frames, render_fps = episode_frames("CartPole-v1", 11, np.array(actions))
+    assert render_fps == 50 and len(frames) == math.ceil(len(actions) / 2)
+    np.testing.assert_array_equal(frames, np.stack(played_frames[::2]))
