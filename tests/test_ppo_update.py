@@ -228,3 +228,13 @@ def test_without_clipping_the_first_step_is_the_plain_adam_step() -> None:
     changes, _ = run_update(model, batch, config)
     for change, expected_change in zip(changes, expected):
         np.testing.assert_allclose(change, expected_change, rtol=1e-4, atol=1e-4 * config.learning_rate)
+
+
+@pytest.mark.parametrize("anneal", [True, False])
+def test_the_learning_rate_decays_linearly_to_zero_only_when_asked(anneal: bool) -> None:
+    config = make_config(learning_rate=0.003, anneal_lr=anneal)
+    trainer = PPOTrainer(make_model(), config)
+    for fraction_done in (0.0, 0.5, 0.99):
+        trainer.set_progress(fraction_done)
+        expected = 0.003 * (1.0 - fraction_done) if anneal else 0.003
+        assert float(trainer.optimizer.learning_rate.numpy()) == pytest.approx(expected, rel=1e-6)
