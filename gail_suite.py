@@ -48,6 +48,7 @@ from common.errors import UsageError  # noqa: E402,F401
 from common.export import export_policy  # noqa: E402
 from common.logger import EvalRecord  # noqa: E402
 from common.rollout import run_episodes  # noqa: E402
+from common.script_configs import CHECKPOINT_CHOICES  # noqa: E402
 from common.seeding import seed_everything  # noqa: E402
 from common.training_run import StopRequested, TrainingRun  # noqa: E402,F401
 from network_models.factory import build_actor_critic, build_discriminator, discriminator_normalizer  # noqa: E402
@@ -159,8 +160,8 @@ class Policy:
     def load(cls, model_dir: str | Path, checkpoint: str = "best", env: str | None = None) -> "Policy":
         """The policy saved in a run's ``model_dir``: its ``best`` one (the last if the run kept
         none, with a note) or its ``last``. With ``env``, refuse a policy trained on another env."""
-        if checkpoint not in ("best", "last"):
-            raise UsageError(f"--checkpoint {checkpoint}: expected best or last")
+        if checkpoint not in CHECKPOINT_CHOICES:
+            raise UsageError(f"--checkpoint {checkpoint}: expected one of {', '.join(CHECKPOINT_CHOICES)}")
         directory, note = policy_dir(model_dir, checkpoint)
         if note:
             print(note)
