@@ -41,19 +41,30 @@ def policy_batch() -> tuple[np.ndarray, np.ndarray]:
 
 def independent_step(trainer: DiscriminatorTrainer, policy_obs: np.ndarray, policy_actions: np.ndarray,
                      policy_absorbing_fraction: float, seed: int,
-                     mix_sign: float = 1.0) -> tuple[list[np.ndarray], dict[str, float]]:
-    """The same draws from the same seed, the loss written out here; returns the Adam step of
-    every trainable variable and the metrics of the (single) minibatch."""
-    config, discriminator = trainer.config, trainer.discriminator
+                     mix_sign: float = 1.0) -> tuple[list[np.ndarray], dict[str, float], np.random.Generator]:
+    """The same draws from the same seed, the loss written out here; returns the Adam step of the
+    first minibatch for every trainable variable, the metrics, and the generator after the draws."""
+    config = trainer.config
     rng = np.random.default_rng(seed)
     policy_indices = shuffled_minibatch_indices(rng, NUM_POLICY, config.disc_minibatch_size, config.disc_epochs)
     expert_indices = rng.integers(0, NUM_EXPERT, size=policy_indices.shape)
-    assert policy_indices.shape[0] == 1  # one minibatch: one step, metrics of the weights before it
     mix = rng.random(policy_indices.shape + (1,)).astype(np.float32) if config.disc_grad_penalty > 0 else None
-    expert_inputs = discriminator.inputs(tf.gather(trainer.expert_obs, expert_indices[0]),
-                                         tf.gather(trainer.expert_actions, expert_indices[0]))
-    policy_inputs = discriminator.inputs(tf.constant(policy_obs[policy_indices[0]]),
-                                         tf.constant(policy_actions[policy_indices[0]]))
+    steps = [minibatch_step(trainer, policy_obs[policy_indices[k]], policy_actions[policy_indices[k]],
+                            expert_indices[k], None if mix is None else mix[k], policy_absorbing_fraction, mix_sign)
+             for k in range(policy_indices.shape[0])]
+    # The first minibatch's step; the metrics are the mean over the minibatches (exact for one; for
+    # several, only while the steps leave the weights as good as unchanged: a tiny learning rate).
+    metrics = {name: float(np.mean([step_metrics[name] for _, step_metrics in steps])) for name in steps[0][1]}
+    return steps[0][0], metrics, rng
+
+
+def minibatch_step(trainer: DiscriminatorTrainer, policy_obs: np.ndarray, policy_actions: np.ndarray,
+                   expert_indices: np.ndarray, mix: np.ndarray | None, policy_absorbing_fraction: float,
+                   mix_sign: float) -> tuple[list[np.ndarray], dict[str, float]]:
+    config, discriminator = trainer.config, trainer.discriminator
+    expert_inputs = discriminator.inputs(tf.gather(trainer.expert_obs, expert_indices),
+                                         tf.gather(trainer.expert_actions, expert_indices))
+    policy_inputs = discriminator.inputs(tf.constant(policy_obs), tf.constant(policy_actions))
     expert_fraction = EXPERT_TERMINATIONS / (NUM_EXPERT + EXPERT_TERMINATIONS) if config.absorbing else 0.0
     with tf.GradientTape() as tape:
         expert_logits = discriminator.logits(expert_inputs)
@@ -66,7 +77,7 @@ def independent_step(trainer: DiscriminatorTrainer, policy_obs: np.ndarray, poli
                 + (1 - policy_absorbing_fraction) * tf.reduce_mean(-tf.math.log(1 - tf.sigmoid(policy_logits)))
                 + policy_absorbing_fraction * -tf.math.log(1 - tf.sigmoid(absorbing_logit)))
         if mix is not None:
-            mixed = mix[0] * expert_inputs + (1.0 - mix_sign * mix[0]) * policy_inputs
+            mixed = mix * expert_inputs + (1.0 - mix_sign * mix) * policy_inputs
             with tf.GradientTape() as input_tape:
                 input_tape.watch(mixed)
                 mixed_logits = discriminator.logits(mixed)
@@ -80,28 +91,44 @@ def independent_step(trainer: DiscriminatorTrainer, policy_obs: np.ndarray, poli
 
 
 def run_update(trainer: DiscriminatorTrainer, policy_obs: np.ndarray, policy_actions: np.ndarray,
-               policy_absorbing_fraction: float, seed: int) -> tuple[list[np.ndarray], dict[str, float]]:
+               policy_absorbing_fraction: float,
+               seed: int) -> tuple[list[np.ndarray], dict[str, float], np.random.Generator]:
     variables = trainer.discriminator.trainable_variables
     before = [variable.numpy().astype(np.float64) for variable in variables]
-    metrics = trainer.update(policy_obs, policy_actions, policy_absorbing_fraction, np.random.default_rng(seed))
-    return [variable.numpy().astype(np.float64) - old for variable, old in zip(variables, before)], metrics
+    rng = np.random.default_rng(seed)
+    metrics = trainer.update(policy_obs, policy_actions, policy_absorbing_fraction, rng)
+    return [variable.numpy().astype(np.float64) - old for variable, old in zip(variables, before)], metrics, rng
 
 
-@pytest.mark.parametrize("penalty", [0.0, 10.0], ids=["plain", "gradient_penalty"])
+@pytest.mark.parametrize("penalty", [0.0, 0.5, 10.0], ids=["plain", "small_gradient_penalty", "gradient_penalty"])
 @pytest.mark.parametrize("absorbing", [True, False])
 def test_one_update_matches_the_independent_loss_and_adam_step(penalty: float, absorbing: bool) -> None:
+    """Also: the mixing weights of the penalty are drawn from the run's generator only when the
+    penalty is on (runs without it keep their random stream)."""
     policy_obs, policy_actions = policy_batch()
     trainer = make_trainer(disc_grad_penalty=penalty, absorbing=absorbing)
     policy_fraction = 3 / (NUM_POLICY + 3) if absorbing else 0.0
-    expected, expected_metrics = independent_step(trainer, policy_obs, policy_actions, policy_fraction, seed=7)
+    expected, expected_metrics, expected_rng = independent_step(trainer, policy_obs, policy_actions,
+                                                                policy_fraction, seed=7)
     if penalty:  # a penalty on other mixes (1 + w instead of 1 - w) gives a clearly different step
-        other, _ = independent_step(trainer, policy_obs, policy_actions, policy_fraction, seed=7, mix_sign=-1.0)
+        other, _, _ = independent_step(trainer, policy_obs, policy_actions, policy_fraction, seed=7, mix_sign=-1.0)
         assert max_difference(other, expected) > 1e-4
-    changes, metrics = run_update(trainer, policy_obs, policy_actions, policy_fraction, seed=7)
+    changes, metrics, rng = run_update(trainer, policy_obs, policy_actions, policy_fraction, seed=7)
     for change, expected_change in zip(changes, expected):
         np.testing.assert_allclose(change, expected_change, rtol=1e-3, atol=1e-6)
     assert metrics == pytest.approx(expected_metrics, rel=1e-4, abs=1e-6)
     assert 0 < expected_metrics["gail/expert_accuracy"] < 1 or 0 < expected_metrics["gail/policy_accuracy"] < 1
+    assert rng.random() == expected_rng.random()
+
+
+def test_the_metrics_are_the_mean_over_the_minibatches() -> None:
+    """Four minibatches (two epochs of two); a learning rate so small that the weights stay put,
+    so each minibatch's metrics are those of the initial discriminator."""
+    policy_obs, policy_actions = policy_batch()
+    trainer = make_trainer(disc_epochs=2, disc_minibatch_size=NUM_POLICY // 2, disc_learning_rate=1e-12)
+    _, expected_metrics, _ = independent_step(trainer, policy_obs, policy_actions, 0.25, seed=3)
+    _, metrics, _ = run_update(trainer, policy_obs, policy_actions, 0.25, seed=3)
+    assert metrics == pytest.approx(expected_metrics, rel=1e-5, abs=1e-6)
 
 
 def test_expert_pairs_are_drawn_from_the_whole_set() -> None:
