@@ -84,15 +84,24 @@ def ppo_training(config: PPORunConfig) -> OnPolicyTraining:
     return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
 
 
-def gail_training(config: GailRunConfig) -> OnPolicyTraining:
-    """The GAIL run ``config`` describes: loads and checks the demonstrations, builds the policy and
-    the discriminator, warm-starts with BC if asked; ready to ``run()``."""
+def _imitation_start(config: GailRunConfig | BehaviorCloneRunConfig) -> tuple[
+        EnvSpec, ActorCritic, Demonstrations, Demonstrations, bool]:
+    """What GAIL and BC start from: the env's spec, the checked demonstrations split into the
+    training episodes and those that measure fidelity (and whether any are held out), and a fresh
+    policy whose observation normaliser, if any, starts from the expert's statistics."""
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
     demos, fidelity_demos, held_out = _load_demonstrations(config.demo_dir, spec).split_held_out(config.num_demos)
     model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
     if model.normalizer is not None:
-        model.normalizer.update(demos.observations)  # the running statistics start from the expert's
+        model.normalizer.update(demos.observations)
+    return spec, model, demos, fidelity_demos, held_out
+
+
+def gail_training(config: GailRunConfig) -> OnPolicyTraining:
+    """The GAIL run ``config`` describes: loads and checks the demonstrations, builds the policy and
+    the discriminator, warm-starts with BC if asked; ready to ``run()``."""
+    spec, model, demos, fidelity_demos, held_out = _imitation_start(config)
     normalizer = discriminator_normalizer(model, demos.observations, config.disc_standardize)
     discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed, normalizer)
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
@@ -113,12 +122,7 @@ def gail_training(config: GailRunConfig) -> OnPolicyTraining:
 
 def behavior_clone_training(config: BehaviorCloneRunConfig) -> BehaviorCloneTraining:
     """The behavioural-cloning run ``config`` describes, ready to ``run()``."""
-    seed_everything(config.seed)
-    spec = probe_env_spec(config.env)
-    demos, fidelity_demos, held_out = _load_demonstrations(config.demo_dir, spec).split_held_out(config.num_demos)
-    model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
-    if model.normalizer is not None:
-        model.normalizer.update(demos.observations)
+    _, model, demos, fidelity_demos, held_out = _imitation_start(config)
     training = BehaviorCloneTraining(config, model, demos, fidelity_demos)
     print(f"cloning {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs) from {config.demo_dir}; "
           + describe_fidelity_reference(fidelity_demos, held_out))

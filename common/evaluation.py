@@ -36,7 +36,8 @@ def play(config: TestConfig, actor: NumpyActor | RandomActor, num_envs: int, num
     rng = np.random.default_rng(config.seed) if config.stochastic else None
     envs = make_vec_env(config.env, num_envs)
     try:
-        return run_episodes(envs, actor, num_episodes, config.seed, rng, record=bool(config.demo_dir))
+        # Recorded for the fidelity measures, and for --record: the GIF replays the first episode.
+        return run_episodes(envs, actor, num_episodes, config.seed, rng, record=bool(config.demo_dir or config.record))
     finally:
         envs.close()
 
@@ -68,17 +69,11 @@ def results_table(results: dict[str, Episodes], fidelities: dict[str, Fidelity |
     return "\n".join(lines)
 
 
-def record_gif(config: TestConfig, actor: NumpyActor | RandomActor, path: Path) -> str:
-    """Play the first test episode again, render it (common/gif.py: in a process without
-    TensorFlow, from the episode's actions) and write it as a real-time GIF at half resolution;
-    returns what was written, for the console."""
-    rng = np.random.default_rng(config.seed) if config.stochastic else None
-    envs = make_vec_env(config.env, 1)
-    try:
-        episode = run_episodes(envs, actor, 1, config.seed, rng, record=True)
-    finally:
-        envs.close()
-    frames, render_fps = episode_frames(config.env, config.seed, episode.actions[0])
+def record_gif(env_id: str, seed: int, first_episode_actions: np.ndarray, path: Path) -> str:
+    """Render the first test episode from its actions (common/gif.py: in a process without
+    TensorFlow; env 0 of the test envs was reset with ``seed``) and write it as a real-time GIF at
+    half resolution; returns what was written, for the console."""
+    frames, render_fps = episode_frames(env_id, seed, first_episode_actions)
     frame_every, frame_ms, note = gif_timing(render_fps)
     durations = gif_durations(len(frames), frame_ms)
     atomic_write_bytes(path, imageio.v3.imwrite("<bytes>", list(frames), extension=".gif", duration=durations,
@@ -125,7 +120,8 @@ def evaluate_policies(config: TestConfig) -> None:
           + (f"; fidelity against the {demos.num_episodes} episodes in {config.demo_dir}:" if demos else ":"))
     print(results_table(results, fidelities))
     if config.record:
-        for algo, actor in actors.items():
+        for algo, episodes in results.items():
             path = config.gif_path(algo)
-            print(f"wrote {record_gif(config, actor, path)} of {algo}'s first episode to {path}")
+            print(f"wrote {record_gif(config.env, config.seed, episodes.actions[0], path)} of {algo}'s first "
+                  f"episode to {path}")
 
