@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := runs/demo
 
 .PHONY: setup demo test bench bench-quick expert experts paper paper-quick styles styles-quick style-demos \
-	mutation mutation-report crashtest clean
+	mutation mutation-report planted-bugs crashtest clean
 
 setup: $(STAMP)
 
@@ -85,6 +85,11 @@ mutation: $(MUTATION_STAMP)
 
 mutation-report: $(MUTATION_STAMP)
 	$(PY) tools/mutation.py report
+
+# The nine bugs a spot-check once planted unnoticed, each planted again against the test named to
+# catch it (tools/planted_bugs.py; report in tests/mutation/planted.md).
+planted-bugs: $(STAMP)
+	$(PY) tools/planted_bugs.py
 
 # SIGKILL training (PPO, GAIL, BC) and sampling at 30 random instants each; every kill is followed
 # by checks that nothing was lost (tools/crashtest.py). A 2-kill version runs in `make test`.

@@ -36,6 +36,7 @@ from algo.config import (BehaviorCloneRunConfig, DiscriminatorConfig, GailRunCon
 from algo.gail import DiscriminatorTrainer  # noqa: E402
 from algo.on_policy import OnPolicyTraining  # noqa: E402
 from algo.ppo import PPOTrainer  # noqa: E402
+from algo.reward_scaling import EnvRewardScaler  # noqa: E402
 from common.checkpoints import load_actor_critic, policy_dir  # noqa: E402
 from common.config import resolve_config  # noqa: E402
 from common.demo_formats import from_arrays, from_minari, load_arrays, to_minari  # noqa: E402
@@ -62,6 +63,8 @@ __all__ = ["BehaviorCloneRunConfig", "Demonstrations", "DiscriminatorConfig", "G
 
 # --- training ---------------------------------------------------------------------------------
 
+SUBSAMPLE_STREAM = 2  # with the seed, the generator that picks the subsampled demonstration pairs
+
 @dataclasses.dataclass
 class TrainingResult:
     """What a finished training run gives back."""
@@ -81,7 +84,11 @@ def ppo_training(config: PPORunConfig) -> OnPolicyTraining:
     seed_everything(config.seed)
     model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed,
                                config.normalize_observations)
-    return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
+    if not config.scale_reward:
+        return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
+    reward_scaler = EnvRewardScaler(config.num_envs, config.gamma)  # checkpointed with the run
+    return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo", reward_learner=reward_scaler,
+                            reward_scaler=reward_scaler)
 
 
 def _imitation_start(config: GailRunConfig | BehaviorCloneRunConfig) -> tuple[
@@ -92,6 +99,8 @@ def _imitation_start(config: GailRunConfig | BehaviorCloneRunConfig) -> tuple[
     seed_everything(config.seed)
     spec = probe_env_spec(config.env)
     demos, fidelity_demos, held_out = _load_demonstrations(config.demo_dir, spec).split_held_out(config.num_demos)
+    # Its own generator, so that subsampling leaves the run's random stream as it was.
+    demos = demos.subsampled(config.demo_subsample, np.random.default_rng([config.seed, SUBSAMPLE_STREAM]))
     model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
     if model.normalizer is not None:
         model.normalizer.update(demos.observations)
@@ -104,13 +113,15 @@ def gail_training(config: GailRunConfig) -> OnPolicyTraining:
     spec, model, demos, fidelity_demos, held_out = _imitation_start(config)
     normalizer = discriminator_normalizer(model, demos.observations, config.disc_standardize)
     discriminator = build_discriminator(spec, config.disc_hidden_sizes, config.seed, normalizer)
+    # Subsampling keeps one pair in demo_subsample, and so (in expectation) as few absorbing ones.
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
-                                          int(demos.episode_terminated.sum()), config, config.gamma)
+                                          demos.episode_terminated.sum() / config.demo_subsample, config,
+                                          config.gamma)
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",
                                 reward_learner=reward_learner, fidelity_demos=fidelity_demos,
                                 discriminator=discriminator,
                                 discriminator_optimizer=reward_learner.optimizer)
-    print(f"imitating {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs, "
+    print(f"imitating {demos.num_episodes} expert episodes ({demos.describe_pairs()}, "
           f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}; "
           + describe_fidelity_reference(fidelity_demos, held_out))
     if config.bc_init_epochs and not config.resume:
@@ -124,7 +135,7 @@ def behavior_clone_training(config: BehaviorCloneRunConfig) -> BehaviorCloneTrai
     """The behavioural-cloning run ``config`` describes, ready to ``run()``."""
     _, model, demos, fidelity_demos, held_out = _imitation_start(config)
     training = BehaviorCloneTraining(config, model, demos, fidelity_demos)
-    print(f"cloning {demos.num_episodes} expert episodes ({demos.actions.shape[0]} pairs) from {config.demo_dir}; "
+    print(f"cloning {demos.num_episodes} expert episodes ({demos.describe_pairs()}) from {config.demo_dir}; "
           + describe_fidelity_reference(fidelity_demos, held_out))
     return training
 

@@ -90,6 +90,9 @@ class PPOConfig(PolicyNetworkConfig):
 class PPORunConfig(RunConfig, EvaluationConfig, PPOConfig):
     """The flags of run_ppo.py; run_gail.py adds the discriminator's."""
 
+    scale_reward: bool = option(False, "learn from the env reward divided by a running std of the discounted "
+                                "return (gymnasium's NormalizeReward; for MuJoCo's large rewards)", group="PPO")
+
     def validate(self) -> None:
         self.validate_batch(self.num_envs)
 
@@ -129,6 +132,9 @@ class DemonstrationsConfig:
                            "convert_demos.py ({env}, {seed} filled in)")
     num_demos: int = option(10, "use the first N demonstration episodes (0 = all; the rest, if any, "
                             "are held out to measure fidelity)", "non_negative")
+    demo_subsample: int = option(1, "learn from every Nth state-action pair of each of those episodes, "
+                                 "from a random offset (the GAIL paper's MuJoCo protocol: 20; 1 = all "
+                                 "pairs); fidelity is still measured against whole episodes", "positive")
 
 
 @dataclasses.dataclass

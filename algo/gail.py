@@ -83,9 +83,10 @@ class DiscriminatorTrainer:
     METRICS = ("gail/discriminator_loss", "gail/expert_accuracy", "gail/policy_accuracy")
 
     def __init__(self, discriminator: Discriminator, expert_obs: np.ndarray, expert_actions: np.ndarray,
-                 expert_terminations: int, config: DiscriminatorConfig, gamma: float) -> None:
+                 expert_terminations: float, config: DiscriminatorConfig, gamma: float) -> None:
         """expert_obs [M, obs_dim], expert_actions [M]; expert_terminations = how many of the
-        expert episodes ended in a terminal state (each is followed by one absorbing pair)."""
+        expert episodes ended in a terminal state (each is followed by one absorbing pair),
+        divided by the subsampling factor when only every k-th expert pair is kept."""
         self.discriminator = discriminator
         self.config = config
         self.gamma = gamma

@@ -24,7 +24,8 @@ from network_models.policy import ActorCritic
 
 
 class RewardLearner(Protocol):
-    """What GAIL plugs into the loop: learn from a rollout, return the rewards PPO should use."""
+    """What replaces the env reward as PPO's learning signal: learn from a rollout, return the
+    rewards PPO should use (GAIL's discriminator; or the env reward rescaled, algo.reward_scaling)."""
 
     def set_progress(self, fraction_done: float) -> None:
         ...

@@ -8,8 +8,9 @@ Each training run is a fresh process with its default hyperparameters plus an ev
 the first evaluation >= 475, the final evaluation, env steps per second, start-up seconds
 (process wall time minus the training loop: interpreter, TensorFlow import, model building),
 and peak RSS. Training seconds count from the first env step and include graph compilation.
-Also measured: rollout throughput with the policy in the loop, each script's `--help` wall
-time, and `make demo` wall time.
+Also measured: rollout throughput with the policy in the loop, PPO's env steps per second with
+learning on Hopper-v5 beside one Hopper env's raw rate in the same run, each script's `--help`
+wall time, and `make demo` wall time.
 Writes <out>/bench.json and <out>/bench.md.
 """
 
@@ -127,6 +128,55 @@ def rollout_throughput(env_steps: int) -> dict:
             "env_steps_per_second": round(rollouts * steps_per_rollout / seconds)}
 
 
+MUJOCO_ENV = "Hopper-v5"
+# PPO's learning throughput on MuJoCo, with the defaults plus observation normalisation (what any
+# locomotion run uses): 40 updates of 8 envs x 32 steps.
+MUJOCO_PPO_FLAGS = ["--env", MUJOCO_ENV, "--normalize-observations", "--total-env-steps", "10240",
+                    "--eval-every", "100000000", "--eval-episodes", "1"]
+MUJOCO_QUICK_FLAGS = ["--total-env-steps", "512"]
+
+
+def mujoco_physics_rate(env_steps: int) -> dict:
+    """Env steps per second of one Hopper env with random actions and no policy: gymnasium's
+    ``step`` (the wrappers, the observation and the reward included), and MuJoCo's own ``mj_step``
+    for the same simulated time (frame_skip physics steps per env step)."""
+    import gymnasium as gym
+    import mujoco
+    import numpy as np
+
+    env = gym.make(MUJOCO_ENV)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(env.action_space.low, env.action_space.high,
+                                               (env_steps, *env.action_space.shape)).astype(np.float32)
+    started = time.perf_counter()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    gymnasium_seconds = time.perf_counter() - started
+    physics = env.unwrapped
+    started = time.perf_counter()
+    for _ in range(env_steps):
+        mujoco.mj_step(physics.model, physics.data, nstep=physics.frame_skip)
+    mj_step_seconds = time.perf_counter() - started
+    env.close()
+    return {"env": MUJOCO_ENV, "env_steps": env_steps,
+            "gymnasium_steps_per_second": round(env_steps / gymnasium_seconds),
+            "mj_step_steps_per_second": round(env_steps / mj_step_seconds)}
+
+
+def mujoco_throughput(quick: bool, workdir: Path) -> dict:
+    """PPO's env steps per second with learning on Hopper-v5 beside the raw single-env physics
+    rate measured in the same run, and their ratio (the issue's goal: at least 70%)."""
+    physics = mujoco_physics_rate(2_000 if quick else 20_000)
+    flags = MUJOCO_PPO_FLAGS + (MUJOCO_QUICK_FLAGS if quick else [])
+    run = run_training("run_ppo.py", flags, 0, workdir)
+    return {**physics, "ppo_flags": flags, "ppo_env_steps": run["final_step"],
+            "ppo_steps_per_second": run["env_steps_per_second"],
+            "ppo_fraction_of_gymnasium_rate": round(run["env_steps_per_second"]
+                                                    / physics["gymnasium_steps_per_second"], 2)}
+
+
 HELP_SCRIPTS = ("run_ppo.py", "sample_trajectory.py", "run_gail.py", "run_behavior_clone.py", "test_policy.py",
                 "export_policy.py", "convert_demos.py")
 
@@ -201,6 +251,13 @@ def markdown(results: dict) -> str:
     throughput = results["rollout_throughput"]
     lines += ["", f"Rollout throughput (policy in the loop, {throughput['num_envs']} envs): "
                   f"{throughput['env_steps_per_second']} env steps/s over {throughput['env_steps']} steps."]
+    if results.get("mujoco"):
+        mujoco = results["mujoco"]
+        lines.append(f"{mujoco['env']}: PPO with learning {mujoco['ppo_steps_per_second']} env steps/s "
+                     f"({' '.join(mujoco['ppo_flags'])}), {mujoco['ppo_fraction_of_gymnasium_rate']:.0%} of one "
+                     f"env's raw rate measured in the same run ({mujoco['gymnasium_steps_per_second']} steps/s "
+                     f"through gymnasium with random actions; MuJoCo's mj_step alone "
+                     f"{mujoco['mj_step_steps_per_second']}).")
     if results.get("help_seconds"):
         slowest = max(results["help_seconds"], key=results["help_seconds"].get)
         lines.append(f"`--help` (median of {results['help_repeats']} runs per script, interpreter start included): "
@@ -218,6 +275,7 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS),
                         help="comma-separated, from " + ",".join(TASKS))
     parser.add_argument("--no-demo", action="store_true", help="skip timing `make demo`")
+    parser.add_argument("--no-mujoco", action="store_true", help=f"skip the {MUJOCO_ENV} throughput rows")
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results"), help="output directory")
     args = parser.parse_args()
     seeds = range(1 if args.quick else args.seeds)
@@ -237,7 +295,9 @@ def main() -> None:
                 runs.append(run)
             results["runs"][name] = runs
             results["summary"].append(summarise(name, runs))
-    results["rollout_throughput"] = rollout_throughput(5_000 if args.quick else 200_000)
+        results["rollout_throughput"] = rollout_throughput(5_000 if args.quick else 200_000)
+        if not args.no_mujoco:
+            results["mujoco"] = mujoco_throughput(args.quick, Path(scratch) / "mujoco")
     results["help_repeats"] = 1 if args.quick else 5
     results["help_seconds"] = help_seconds(results["help_repeats"])
     results["make_demo_seconds"] = None if args.quick or args.no_demo else make_demo_seconds()

@@ -67,6 +67,28 @@ class Demonstrations:
             return self
         return self.episodes(0, count)
 
+    def subsampled(self, every: int, rng: np.random.Generator) -> "Demonstrations":
+        """Every ``every``-th pair of each episode, from an offset drawn in [0, every) per episode
+        (clamped to the episode's last pair, so no episode is left empty): the protocol of the
+        GAIL paper's MuJoCo experiments, after which consecutive expert pairs are not nearly
+        copies of each other. ``episode_lengths`` become the kept pair counts; the episodes'
+        returns and ends are as recorded, and ``metadata["subsampled_every"]`` says what was done.
+        ``every`` 1 returns the set unchanged."""
+        if every == 1:
+            return self
+        starts = np.concatenate([[0], np.cumsum(self.episode_lengths)[:-1]])
+        kept = [np.arange(start + min(int(rng.integers(every)), length - 1), start + length, every)
+                for start, length in zip(starts, self.episode_lengths)]
+        pairs = np.concatenate(kept) if kept else np.zeros(0, np.int64)
+        return dataclasses.replace(self, observations=self.observations[pairs], actions=self.actions[pairs],
+                                   episode_lengths=np.array([len(indices) for indices in kept], np.int64),
+                                   metadata={**self.metadata, "subsampled_every": every})
+
+    def describe_pairs(self) -> str:
+        """"1000 pairs", or "50 pairs: 1 in 20" for a subsampled set."""
+        every = self.metadata.get("subsampled_every", 1)
+        return f"{self.actions.shape[0]} pairs" + (f": 1 in {every}" if every > 1 else "")
+
     def split_held_out(self, count: int) -> tuple["Demonstrations", "Demonstrations", bool]:
         """(the first ``count`` episodes to learn from, the episodes to score imitation against,
         whether those are held out). The rest of the set is held out; when nothing is left, the

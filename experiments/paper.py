@@ -144,16 +144,16 @@ SCRIPT_CONFIGS = {"run_gail.py": ("algo.config", "GailRunConfig"),
                   "run_ppo.py": ("algo.config", "PPORunConfig")}
 
 
-def resolved_config(command: list[str]) -> dict:
-    """The config the training script of ``command`` would run with today: its flags plus the
-    current defaults (a changed default shows here, not in the command)."""
+def resolved_config(command: list[str], flags: list[str] | None = None) -> dict:
+    """The config the training script of ``command`` would run with today: its flags (or
+    ``flags`` instead) plus the current defaults (a changed default shows here, not in the command)."""
     import importlib
 
     from common.config import config_to_dict, parse_config
 
     module_name, class_name = SCRIPT_CONFIGS[Path(command[0]).name]
     config_class = getattr(importlib.import_module(module_name), class_name)
-    return config_to_dict(parse_config(config_class, "", command[1:]))
+    return config_to_dict(parse_config(config_class, "", command[1:] if flags is None else flags))
 
 
 def config_of_finished_run(previous: dict, run_dir: Path) -> dict | None:
@@ -176,8 +176,13 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
             or any(previous.get(key) is None for key in required)):
         return None
     ran_with = config_of_finished_run(previous, run_dir)
-    if ran_with is None or any(ran_with.get(name) != value for name, value in resolved_config(command).items()
-                               if name not in LOCATION_FIELDS):
+    if ran_with is None:
+        return None
+    # A flag added since the run was made is absent from its config: the run did what that
+    # flag's default does (a new flag's default keeps the old behaviour).
+    defaults = resolved_config(command, flags=[])
+    if any(ran_with.get(name, defaults[name]) != value for name, value in resolved_config(command).items()
+           if name not in LOCATION_FIELDS):
         return None
     return {**previous, "config": ran_with, "reused": True}
 

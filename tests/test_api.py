@@ -95,6 +95,30 @@ def test_python_configs_and_flags_give_the_same_run_config() -> None:
     assert from_python.save_dir == "trained_models/gail/Pendulum-v1"
 
 
+def test_subsampled_demonstrations_are_what_gail_and_bc_learn_from(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--demo-subsample 20 on Acrobot's shipped set (every episode ends in a terminal state): GAIL's
+    discriminator and BC see the same 1-in-20 pairs, GAIL weighs the absorbing state by the
+    terminations over 20 (as subsampled as the pairs), and fidelity is measured on whole episodes."""
+    from common.demonstrations import load_demonstrations
+
+    full = load_demonstrations(REPO_ROOT / "trajectory" / "Acrobot-v1").first_episodes(2)
+    assert full.episode_terminated.all()
+    common = dict(env="Acrobot-v1", demo_dir=str(REPO_ROOT / "trajectory" / "Acrobot-v1"), num_demos=2,
+                  demo_subsample=20, progress=False)
+    gail = gs.gail_training(gs.GailRunConfig(**common, save_dir=str(tmp_path / "gail"), log_dir=str(tmp_path / "gl")))
+    gail.envs.close()
+    gail.eval_envs.close()
+    bc = gs.behavior_clone_training(gs.BehaviorCloneRunConfig(**common, save_dir=str(tmp_path / "bc"),
+                                                              log_dir=str(tmp_path / "bl")))
+    kept = bc.demos.actions.shape[0]
+    assert 2 * (full.episode_lengths.min() // 20) <= kept <= 2 * (full.episode_lengths.max() // 20 + 1)
+    np.testing.assert_array_equal(gail.reward_learner.expert_obs.numpy(), bc.demos.observations)
+    assert gail.reward_learner.expert_absorbing_fraction == pytest.approx((2 / 20) / (kept + 2 / 20))
+    assert gail.fidelity_demos.actions.shape[0] > full.actions.shape[0]  # the held-out episodes, whole
+    assert f"({kept} pairs: 1 in 20, " in capsys.readouterr().out
+
+
 def test_convert_demonstrations_reads_our_sets_and_arrays(tmp_path: Path) -> None:
     ours = gs.convert_demonstrations(SHIPPED_DEMOS)
     np.savez(tmp_path / "expert.npz", obs=ours.observations, acts=ours.actions,

@@ -23,7 +23,12 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
         expected_step = 4 if name.startswith("bc") else 2048
         assert run["final_step"] == expected_step
     assert results["rollout_throughput"]["env_steps_per_second"] > 0
+    mujoco = results["mujoco"]
+    assert mujoco["env"] == "Hopper-v5" and mujoco["ppo_env_steps"] == 512
+    assert mujoco["gymnasium_steps_per_second"] > 0 and mujoco["mj_step_steps_per_second"] > 0
+    assert mujoco["ppo_fraction_of_gymnasium_rate"] == round(
+        mujoco["ppo_steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
     assert set(results["help_seconds"]) == {path.name for path in REPO_ROOT.glob("*.py")} - {"gail_suite.py"} and all(
         0 < seconds < 60 for seconds in results["help_seconds"].values())
     table = (tmp_path / "bench.md").read_text()
-    assert "| gail_1_demo | 0 |" in table and "Rollout throughput" in table and "`--help` (median of 1" in table
+    assert "| gail_1_demo | 0 |" in table and "Rollout throughput" in table and "Hopper-v5: PPO with learning" in table and "`--help` (median of 1" in table

@@ -48,6 +48,45 @@ def test_first_episodes_slices_along_boundaries():
     assert demos.first_episodes(0) is demos and demos.first_episodes(10) is demos
 
 
+class FixedOffsets:
+    """A stand-in generator whose draws are given: the offsets of the episodes, in order."""
+
+    def __init__(self, offsets):
+        self.offsets = list(offsets)
+
+    def integers(self, high):
+        assert self.offsets[0] < high
+        return self.offsets.pop(0)
+
+
+def test_subsampling_keeps_every_kth_pair_from_each_episodes_offset():
+    """Episodes of 5, 3 and 1 pairs (rows 0-4, 5-7, 8), every 2nd pair from offset 1: rows 1 and 3,
+    row 6, and row 8 (the 1-pair episode's offset is clamped to its only pair, never emptied)."""
+    demos = make_demos(lengths=(5, 3, 1))
+    subsampled = demos.subsampled(2, FixedOffsets([1, 1, 1]))
+    np.testing.assert_array_equal(subsampled.observations, demos.observations[[1, 3, 6, 8]])
+    np.testing.assert_array_equal(subsampled.actions, demos.actions[[1, 3, 6, 8]])
+    np.testing.assert_array_equal(subsampled.episode_lengths, [2, 1, 1])
+    np.testing.assert_array_equal(subsampled.episode_returns, demos.episode_returns)
+    np.testing.assert_array_equal(subsampled.episode_terminated, demos.episode_terminated)
+    assert subsampled.metadata == {"policy_dir": "somewhere", "subsampled_every": 2}
+    assert subsampled.describe_pairs() == "4 pairs: 1 in 2" and demos.describe_pairs() == "9 pairs"
+    assert demos.subsampled(1, FixedOffsets([])) is demos
+    np.testing.assert_array_equal(demos.subsampled(3, FixedOffsets([0, 2, 2])).observations,
+                                  demos.observations[[0, 3, 7, 8]])
+
+
+def test_subsampling_draws_each_offset_below_k_from_the_generator():
+    """Over 30 seeds the first episode's first kept row takes many of the 20 offsets and no
+    other; one seed gives one subsample."""
+    demos = make_demos(lengths=(40, 40))
+    first_rows = {int(np.flatnonzero((demos.observations == demos.subsampled(20, np.random.default_rng(seed))
+                                      .observations[0]).all(axis=1))[0]) for seed in range(30)}
+    assert first_rows <= set(range(20)) and len(first_rows) >= 10
+    np.testing.assert_array_equal(demos.subsampled(20, np.random.default_rng(7)).observations,
+                                  demos.subsampled(20, np.random.default_rng(7)).observations)
+
+
 def test_existing_set_is_kept_unless_overwrite(tmp_path):
     target = tmp_path / "demos"
     save_demonstrations(make_demos(lengths=(3, 2)), target)

@@ -110,6 +110,20 @@ def test_a_finished_run_is_reused_only_with_the_config_its_command_gives_today(t
     assert paper.reusable_result(tmp_path, command, fresh=False)["config"]["algo"] == "gail"
 
 
+def test_a_run_made_before_a_flag_existed_is_reused_only_if_the_flag_is_at_its_default(tmp_path):
+    """A flag added since (here --demo-subsample) is missing from the run's config: at its default
+    it changes nothing the run did; given another value it does."""
+    command = ["run_gail.py", "--env", "CartPole-v1", "--save-dir", str(tmp_path / "model"),
+               "--log-dir", str(tmp_path / "log")]
+    before_the_flag = {name: value for name, value in paper.resolved_config(command).items()
+                       if name != "demo_subsample"}
+    (tmp_path / "result.json").write_text(json.dumps({"command": command, "config": before_the_flag}))
+    assert paper.reusable_result(tmp_path, command, fresh=False)["reused"]
+    subsampled = command + ["--demo-subsample", "20"]
+    (tmp_path / "result.json").write_text(json.dumps({"command": subsampled, "config": before_the_flag}))
+    assert paper.reusable_result(tmp_path, subsampled, fresh=False) is None
+
+
 def test_a_finished_run_recorded_at_another_location_is_reused(tmp_path):
     """A results tree from a clone at another path (or a git worktree) records other --save-dir and
     --log-dir values; they say where the files went, not what was computed."""

@@ -54,7 +54,7 @@ MODULES: dict[str, list[str]] = {
     "algo/batching.py": ["tests/test_batching.py", "tests/test_ppo_update.py", "tests/test_bc_loss.py"],
     "algo/behavior_clone.py": ["tests/test_bc_loss.py", "tests/test_bc_training.py"],
     "algo/gail.py": ["tests/test_gae_edges.py", "tests/test_gail_math.py", "tests/test_gail_update.py"],
-    "algo/on_policy.py": ["tests/test_gae_edges.py"],
+    "algo/on_policy.py": ["tests/test_gae_edges.py", "tests/test_training_loop.py"],
     "algo/ppo.py": ["tests/test_ppo_math.py", "tests/test_gae_edges.py", "tests/test_ppo_update.py"],
     "common/demonstrations.py": ["tests/test_demonstrations.py", "tests/test_demo_checks.py"],
     "common/rollout.py": ["tests/test_rollout.py"],
