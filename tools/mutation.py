@@ -56,6 +56,7 @@ MODULES: dict[str, list[str]] = {
     "algo/gail.py": ["tests/test_gae_edges.py", "tests/test_gail_math.py", "tests/test_gail_update.py"],
     "algo/on_policy.py": ["tests/test_gae_edges.py", "tests/test_training_loop.py"],
     "algo/ppo.py": ["tests/test_ppo_math.py", "tests/test_gae_edges.py", "tests/test_ppo_update.py"],
+    "algo/reward_scaling.py": ["tests/test_reward_scaling.py"],
     "common/demonstrations.py": ["tests/test_demonstrations.py", "tests/test_demo_checks.py"],
     "common/rollout.py": ["tests/test_rollout.py"],
     "network_models/discriminator.py": ["tests/test_networks.py", "tests/test_gail_math.py"],
