@@ -65,6 +65,7 @@ __all__ = ["BehaviorCloneRunConfig", "Demonstrations", "DiscriminatorConfig", "G
 
 SUBSAMPLE_STREAM = 2  # with the seed, the generator that picks the subsampled demonstration pairs
 
+
 @dataclasses.dataclass
 class TrainingResult:
     """What a finished training run gives back."""

@@ -69,9 +69,9 @@ class Demonstrations:
 
     def subsampled(self, every: int, rng: np.random.Generator) -> "Demonstrations":
         """Every ``every``-th pair of each episode, from an offset drawn in [0, every) per episode
-        (clamped to the episode's last pair, so no episode is left empty): the protocol of the
-        GAIL paper's MuJoCo experiments, after which consecutive expert pairs are not nearly
-        copies of each other. ``episode_lengths`` become the kept pair counts; the episodes'
+        (clamped to the episode's last pair, so no episode is left empty): the GAIL authors' protocol
+        on MuJoCo (openai/imitation's ``--data_subsamp_freq 20``), which keeps consecutive, nearly
+        identical expert pairs from dominating the data. ``episode_lengths`` become the kept pair counts; the episodes'
         returns and ends are as recorded, and ``metadata["subsampled_every"]`` says what was done.
         ``every`` 1 returns the set unchanged."""
         if every == 1:
