@@ -9,7 +9,9 @@ evaluation every 64 env steps and a checkpoint every 96.
 
 from __future__ import annotations
 
+import itertools
 import signal
+import types
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,7 @@ class Recorder:
         self.scalars: list[tuple[int, dict[str, float]]] = []
         self.learning_rates: list[float] = []
         self.collector_seeds: list[int] = []
+        self.evaluations: list[tuple[int, bool]] = []  # (env steps, whether the run's final one)
         set_progress, save = training.trainer.set_progress, training.save
 
         def record_progress(fraction_done: float) -> None:
@@ -81,6 +84,18 @@ class Recorder:
             self.collector_seeds.append(seed)
             return collector_class(envs, rollout_steps, seed=seed, rng=rng)
 
+        # A clock that advances 1 s per reading: an iteration's SPS is then its env steps since
+        # this process started over the iterations run, exactly 32.
+        # (Started far from 0, so that a start time added instead of subtracted shows.)
+        readings = itertools.count(100.0)
+        monkeypatch.setattr(on_policy, "time", types.SimpleNamespace(perf_counter=lambda: next(readings)))
+        evaluate = training.evaluate
+
+        def record_evaluate(eval_envs: Any, actor: Any, step: int, final: bool = False) -> Any:
+            self.evaluations.append((step, final))
+            return evaluate(eval_envs, actor, step, final=final)
+
+        monkeypatch.setattr(training, "evaluate", record_evaluate)
         monkeypatch.setattr(training.trainer, "set_progress", record_progress)
         monkeypatch.setattr(training, "save", record_save)
         monkeypatch.setattr(RunLogger, "scalars", record_scalars)
@@ -105,8 +120,10 @@ def test_the_loop_evaluates_checkpoints_and_logs_on_schedule(tmp_path: Path, mon
 
     history = training.run()
 
-    # Every eval_every env steps, and always at the end.
+    # Every eval_every env steps, and always at the end, which alone is the final one (GAIL and BC
+    # fit the costly fidelity classifier there only).
     assert [record.step for record in history] == [64, 128, 160]
+    assert recorder.evaluations == [(64, False), (128, False), (160, True)]
     # Every checkpoint_every env steps (iteration 3 reaches 96), and at the end.
     assert recorder.saves == [(96, 3), (160, 5)]
     assert int(training.store.env_steps.numpy()) == 160 and int(training.store.iteration.numpy()) == 5
@@ -125,8 +142,10 @@ def test_the_loop_evaluates_checkpoints_and_logs_on_schedule(tmp_path: Path, mon
     assert [step for step, _ in logged] == [32, 64, 96, 128, 160]
     for (step, values), learning_rate in zip(logged, recorder.learning_rates):
         assert values["charts/learning_rate"] == pytest.approx(learning_rate, rel=1e-6)
-        assert values["charts/SPS"] > 0
+        assert values["charts/SPS"] == BATCH
         assert {"losses/policy_loss", "losses/value_loss", "losses/entropy"} <= set(values)
+        # CartPole's returns vary within every batch, so the value fit is always defined.
+        assert values["losses/explained_variance"] <= 1.0
         assert ("gail/test_metric" in values) == with_reward_learner
     # CartPole episodes of a random-ish policy last ~10-40 steps: 32 x 5 steps hold some ends.
     returns = [values["charts/episodic_return"] for _, values in logged if "charts/episodic_return" in values]
@@ -137,24 +156,27 @@ def test_the_loop_evaluates_checkpoints_and_logs_on_schedule(tmp_path: Path, mon
 
 def test_resume_continues_the_counters_schedules_and_rollout_seed(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run of 3 iterations resumed to 5: it starts at iteration 3 with the rollout seed moved on
-    by 3, evaluates on the same 64-step grid (128, then the end), and saves only at the end (the
-    next 96-step mark, 192, is past it)."""
-    first = make_training(tiny_config(tmp_path, total_env_steps=96))
+    """A run of 2 iterations (64 env steps, saved at its end) resumed to 5: it starts at iteration 2
+    with the rollout seed moved on by 2, evaluates and checkpoints on the grids of a run that was
+    never interrupted (evaluations at 128 and 160, checkpoints at 96 and 160), and counts its speed
+    from where it resumed."""
+    first = make_training(tiny_config(tmp_path, total_env_steps=64))
     with monkeypatch.context() as patch:
         first_recorder = Recorder(first, patch)
-        assert [record.step for record in first.run()] == [64, 96]
-        assert first_recorder.saves == [(96, 3)]
+        assert [record.step for record in first.run()] == [64]
+        assert first_recorder.saves == [(64, 2)]
 
     resumed = make_training(tiny_config(tmp_path, total_env_steps=160, resume=True))
     recorder = Recorder(resumed, monkeypatch)
     history = resumed.run()
 
-    assert recorder.collector_seeds == [3 + 3]
-    np.testing.assert_allclose(recorder.trainer_progress, [0.6, 0.8])
-    assert [step for step, _ in recorder.iteration_scalars()] == [128, 160]
-    assert [record.step for record in history] == [64, 96, 128, 160]  # the earlier run's history kept
-    assert recorder.saves == [(160, 5)]
+    assert recorder.collector_seeds == [3 + 2]
+    np.testing.assert_allclose(recorder.trainer_progress, [0.4, 0.6, 0.8])
+    logged = recorder.iteration_scalars()
+    assert [step for step, _ in logged] == [96, 128, 160]
+    assert [values["charts/SPS"] for _, values in logged] == [BATCH] * 3
+    assert [record.step for record in history] == [64, 128, 160]  # the earlier run's evaluation kept
+    assert recorder.saves == [(96, 3), (160, 5)]
 
 
 def test_a_stop_request_saves_after_the_iteration_and_says_how_to_resume(tmp_path: Path,
