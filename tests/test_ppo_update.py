@@ -217,6 +217,18 @@ def test_returned_metrics_are_the_losses_of_the_batch_before_the_step() -> None:
                - policy_loss) > 1.0
 
 
+def test_metrics_are_the_mean_over_the_minibatches_not_their_sum() -> None:
+    """Two passes over the batch with a learning rate too small to move anything: both minibatches
+    have the losses of the single pass, and so must their mean (a sum, or a product with the count,
+    would double them)."""
+    batch = make_batch(make_model())
+    _, one_pass = run_update(make_model(), batch, make_config(learning_rate=1e-12))
+    _, two_passes = run_update(make_model(), batch, make_config(learning_rate=1e-12, num_epochs=2))
+    for name, value in one_pass.items():
+        assert two_passes[name] == pytest.approx(value, rel=1e-4, abs=1e-7), name
+    assert one_pass["value_loss"] > 0.1  # a doubled value would show
+
+
 def test_without_clipping_the_first_step_is_the_plain_adam_step() -> None:
     """With a loose clip the update is plain Adam on the full gradient: catches a clip applied
     with the wrong threshold (e.g. a hard-coded one) or to the wrong gradients."""

@@ -48,11 +48,21 @@ def test_the_scale_is_the_std_of_every_discounted_return_so_far() -> None:
     all_returns, _ = discounted_return_trace(np.zeros(3), rewards.astype(np.float32), ends, gamma=0.9)
     first_std = np.std(all_returns[:6])
     second_std = np.std(all_returns)
-    np.testing.assert_allclose(first.rewards, rewards[:6] / (first_std + STD_EPSILON), rtol=1e-5)
-    np.testing.assert_allclose(second.rewards, rewards[6:] / (second_std + STD_EPSILON), rtol=1e-5)
-    assert second.metrics["charts/reward_scale"] == pytest.approx(second_std + STD_EPSILON, rel=1e-12)
+    np.testing.assert_allclose(first.rewards, rewards[:6] / (first_std + 1e-8), rtol=1e-5)
+    np.testing.assert_allclose(second.rewards, rewards[6:] / (second_std + 1e-8), rtol=1e-5)
+    assert second.metrics["charts/reward_scale"] == pytest.approx(second_std + 1e-8, rel=1e-12)
+    assert STD_EPSILON == 1e-8
     assert first.terminal_value == 0.0 and second.rewards.dtype == np.float32
     assert float(scaler.count.numpy()) == 36
+    assert scaler.trainable_variables == ()  # statistics, never moved by an optimizer
+
+
+def test_a_reward_free_start_does_not_divide_by_zero() -> None:
+    scaler = EnvRewardScaler(num_envs=2, gamma=0.9)
+    zeros = np.zeros((4, 2))
+    scaled = scaler.update_and_reward(rollout_with(zeros, np.zeros((4, 2), bool)), np.random.default_rng(0))
+    np.testing.assert_array_equal(scaled.rewards, zeros)
+    assert scaled.metrics["charts/reward_scale"] == 1e-8
 
 
 def test_a_ppo_run_learns_from_scaled_rewards_and_checkpoints_the_statistics(tmp_path: Path) -> None:
