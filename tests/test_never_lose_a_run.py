@@ -411,7 +411,13 @@ def test_10_values_too_large_for_float32_are_refused(tmp_path):
 def test_18_ctrl_c_while_tensorflow_imports(tmp_path):
     process = subprocess.Popen([sys.executable, "run_ppo.py", "--save-dir", str(tmp_path / "s")], cwd=REPO_ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # Python is up and common.startup is importing TensorFlow (several seconds)
+    # Signal as soon as TensorFlow's core library is mapped into the process: its Python import goes
+    # on for a second or more after that. (A fixed sleep was a race: on an idle machine with a warm
+    # file cache the whole import can end within it.)
+    maps = Path(f"/proc/{process.pid}/maps")
+    deadline = time.monotonic() + 60
+    while "_pywrap_tensorflow_internal" not in maps.read_text() and time.monotonic() < deadline:
+        time.sleep(0.005)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert (process.returncode, stderr, stdout) == (130, "interrupted\n", "")

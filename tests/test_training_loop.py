@@ -156,26 +156,26 @@ def test_the_loop_evaluates_checkpoints_and_logs_on_schedule(tmp_path: Path, mon
 
 def test_resume_continues_the_counters_schedules_and_rollout_seed(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run of 2 iterations (64 env steps, saved at its end) resumed to 5: it starts at iteration 2
-    with the rollout seed moved on by 2, evaluates and checkpoints on the grids of a run that was
-    never interrupted (evaluations at 128 and 160, checkpoints at 96 and 160), and counts its speed
-    from where it resumed."""
-    first = make_training(tiny_config(tmp_path, total_env_steps=64))
+    """A run of 1 iteration (32 env steps, saved at its end: off both grids) resumed to 5: it
+    starts at iteration 1 with the rollout seed moved on by 1, evaluates and checkpoints on the
+    grids of a run that was never interrupted (evaluations at 64, 128 and 160, checkpoints at 96
+    and 160), and counts its speed from where it resumed."""
+    first = make_training(tiny_config(tmp_path, total_env_steps=32))
     with monkeypatch.context() as patch:
         first_recorder = Recorder(first, patch)
-        assert [record.step for record in first.run()] == [64]
-        assert first_recorder.saves == [(64, 2)]
+        assert [record.step for record in first.run()] == [32]
+        assert first_recorder.saves == [(32, 1)]
 
     resumed = make_training(tiny_config(tmp_path, total_env_steps=160, resume=True))
     recorder = Recorder(resumed, monkeypatch)
     history = resumed.run()
 
-    assert recorder.collector_seeds == [3 + 2]
-    np.testing.assert_allclose(recorder.trainer_progress, [0.4, 0.6, 0.8])
+    assert recorder.collector_seeds == [3 + 1]
+    np.testing.assert_allclose(recorder.trainer_progress, [0.2, 0.4, 0.6, 0.8])
     logged = recorder.iteration_scalars()
-    assert [step for step, _ in logged] == [96, 128, 160]
-    assert [values["charts/SPS"] for _, values in logged] == [BATCH] * 3
-    assert [record.step for record in history] == [64, 128, 160]  # the earlier run's evaluation kept
+    assert [step for step, _ in logged] == [64, 96, 128, 160]
+    assert [values["charts/SPS"] for _, values in logged] == [BATCH] * 4
+    assert [record.step for record in history] == [32, 64, 128, 160]  # the earlier run's evaluation kept
     assert recorder.saves == [(96, 3), (160, 5)]
 
 
