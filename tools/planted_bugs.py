@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from mutation import copy_repository  # the same copy of the working tree that mutation testing uses
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "tests" / "mutation" / "planted.md"
@@ -72,18 +73,6 @@ BUGS = (
                "(lengths <= 0).any()", "(lengths < 0).any()",
                ("tests/test_demo_checks.py::test_zero_length_episodes_are_refused",)),
 )
-
-
-def copy_repository(destination: Path) -> None:
-    """The tracked and untracked-but-not-ignored files, as `git ls-files` lists them."""
-    listing = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
-                             capture_output=True).stdout.decode().split("\0")
-    for relative in filter(None, listing):
-        source = REPO / relative
-        if source.is_file() and not relative.startswith("mutants/"):
-            target = destination / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
 
 
 def run_tests(tests: tuple[str, ...], copy: Path) -> subprocess.CompletedProcess:
