@@ -5,6 +5,8 @@ expert trajectories, on CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
     python experiments/paper.py run              # GAIL and BC, 1/4/7/10 trajectories x 3 seeds (make paper)
     python experiments/paper.py run --quick      # tiny budgets, 1 seed, 1 and 10 trajectories (CI smoke)
     python experiments/paper.py variants         # GAIL's reward variants x absorbing state on Acrobot-v1
+    python experiments/paper.py variants --envs CartPole-v1 --flags '' --flags '--disc-epochs 2'
+                                                 # any run_gail.py flags against the paper's own GAIL runs
 
 ``run`` calls run_gail.py and run_behavior_clone.py, each run a fresh process with the flags in
 SETTINGS below, and writes to --out: results.json (every run), results.md (the table) and
@@ -22,6 +24,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -394,32 +397,48 @@ def reward_variants() -> list[tuple[str, ...]]:
             for reward in ("log_d", "neg_log_1m_d", "logit") for absorbing in (True, False)]
 
 
+def variants_table(env: str, num_trajectories: int, variants: list[tuple[str, ...]], results: list[dict],
+                   reference: dict[str, float]) -> str:
+    """One row per variant: normalised final return (mean ± std, worst seed), the returns by seed,
+    and the fidelity (energy distance to the held-out demonstrations: mean, worst seed)."""
+    lines = [f"GAIL on {env}, expert trajectories: {num_trajectories}; normalised true return (expert "
+             f"{reference['expert']:.1f} = 1, random {reference['random']:.1f} = 0) and energy distance "
+             "to the demonstrations it did not train on (0 = same distribution)", "",
+             "| run_gail.py flags on top of the paper's | normalised (worst seed) | returns by seed "
+             "| energy distance (worst seed) |", "|---|---|---|---|"]
+    for variant in variants:
+        runs = sorted((r for r in results if r["env"] == env and tuple(r["variant"]) == tuple(variant)),
+                      key=lambda r: r["seed"])
+        scores = np.array([normalised(r["final_return"], reference) for r in runs])
+        energies = np.array([r["final_fidelity"]["energy_distance"] for r in runs])
+        returns = ", ".join(f"{r['final_return']:.1f}" for r in runs)
+        lines.append(f"| `{' '.join(variant) or '(none)'}` | {scores.mean():.2f} ± {scores.std():.2f} "
+                     f"({scores.min():.2f}) | {returns} | "
+                     f"{energies.mean():.3f} ({energies.max():.3f}) |")
+    return "\n".join(lines) + "\n"
+
+
 def run_variants(args: argparse.Namespace) -> None:
-    """GAIL's learned-reward variants, with and without the absorbing state, on one env."""
+    """GAIL with extra run_gail.py flags (by default the learned-reward variants, with and without
+    the absorbing state) on the paper's settings of each env, one table per env."""
     out = Path(args.out)
-    env = parse_envs(args.env)[0]
-    references = {env: reference_returns(env)}
+    envs = parse_envs(args.envs)
+    variants = [tuple(shlex.split(flags)) for flags in args.flags] if args.flags else reward_variants()
+    references = {env: reference_returns(env) for env in envs}
     seeds = range(1 if args.quick else args.seeds)
     specs = [RunSpec(env, "gail", args.num_trajectories, seed, variant)
-             for variant in reward_variants() for seed in seeds]
+             for env in envs for variant in variants for seed in seeds]
     results, timing = execute_all(specs, args, references)
-    lines = [f"GAIL on {env}, expert trajectories: {args.num_trajectories}, seeds 0-{len(seeds) - 1}; "
-             f"normalised true return (expert {references[env]['expert']:.1f} = 1, "
-             f"random {references[env]['random']:.1f} = 0)", "",
-             "| run_gail.py flags | normalised (worst seed) | returns by seed |", "|---|---|---|"]
-    for variant in reward_variants():
-        label = " ".join(variant)
-        returns = [r["final_return"] for r in results if r["label"] == label]
-        scores = np.array([normalised(value, references[env]) for value in returns])
-        lines.append(f"| `{label}` | {scores.mean():.2f} ± {scores.std():.2f} ({scores.min():.2f}) | "
-                     f"{', '.join(f'{value:.1f}' for value in returns)} |")
-    table = "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / f"variants-{env}.json",
-                       json.dumps({**timing, "references": references, "runs": results}, indent=1).encode())
-    atomic_write_bytes(out / f"variants-{env}.md", table.encode())
-    print(table)
-    print(f"wrote {out}/variants-{env}.md and variants-{env}.json")
+    for env in envs:
+        table = variants_table(env, args.num_trajectories, variants, results, references[env])
+        env_runs = [run for run in results if run["env"] == env]
+        stem = f"{args.name}-{env}"
+        atomic_write_bytes(out / f"{stem}.json", json.dumps({**timing, "references": references[env],
+                                                              "runs": env_runs}, indent=1).encode())
+        atomic_write_bytes(out / f"{stem}.md", table.encode())
+        print(table)
+        print(f"wrote {out}/{stem}.md and {stem}.json")
 
 
 def parse_envs(text: str) -> list[str]:
@@ -447,9 +466,14 @@ def main(argv: list[str] | None = None) -> None:
     run = commands.add_parser("run", help="GAIL and BC on 1, 4, 7, 10 trajectories; table and figure",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     run.add_argument("--envs", default=",".join(SETTINGS), help="comma-separated env ids")
-    variants = commands.add_parser("variants", help="GAIL's reward variants with and without the absorbing "
-                                   "state, on one env", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    variants.add_argument("--env", default="Acrobot-v1", help="env id")
+    variants = commands.add_parser("variants", help="GAIL with extra flags (default: the reward variants with "
+                                   "and without the absorbing state) against the paper's settings",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    variants.add_argument("--envs", default="Acrobot-v1", help="comma-separated env ids")
+    variants.add_argument("--flags", action="append", default=None, metavar="FLAGS",
+                          help="run_gail.py flags of one variant, quoted; repeat for more ('' = the paper's own "
+                          "GAIL runs; default: the six reward variants)")
+    variants.add_argument("--name", default="variants", help="the tables are written to NAME-<env>.md and .json")
     variants.add_argument("--num-trajectories", type=positive_int, default=1, help="expert trajectories")
     for command in (run, variants):
         command.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per setting")

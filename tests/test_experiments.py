@@ -75,7 +75,7 @@ def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(tmp_path)
 
 
 def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing(tmp_path, capsys):
-    paper.main(["variants", "--quick", "--env", "CartPole-v1", "--out", str(tmp_path)])
+    paper.main(["variants", "--quick", "--envs", "CartPole-v1", "--out", str(tmp_path)])
     table = (tmp_path / "variants-CartPole-v1.md").read_text()
     for reward in ("log_d", "neg_log_1m_d", "logit"):
         assert f"| `--reward {reward}` |" in table
