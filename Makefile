@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 DEMO_DIR := runs/demo
 
-.PHONY: setup demo test bench bench-quick expert experts paper paper-quick styles styles-quick style-demos \
+.PHONY: setup demo test bench bench-quick bench-ray expert experts paper paper-quick styles styles-quick style-demos \
 	mutation mutation-report planted-bugs crashtest clean
 
 setup: $(STAMP)
@@ -31,7 +32,12 @@ demo: $(STAMP)
 	$(PY) test_policy.py --algos ppo,gail,bc,random --model-dir $(DEMO_DIR)/trained_models/{algo} \
 		--log-dir $(DEMO_DIR)/log/test/{algo}
 
-test: $(STAMP)
+# Ray is an optional extra (experiment sweeps on a cluster); the tests exercise it, so they install it.
+$(RAY_STAMP): $(STAMP) requirements-ray.txt
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[ray]"
+	touch $(RAY_STAMP)
+
+test: $(STAMP) $(RAY_STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
@@ -39,6 +45,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) bench/bench.py --quick
+
+# The Ray runner: per-run overhead, and the quick paper sweep on the local pool vs 1 and 2 Ray nodes.
+bench-ray: $(STAMP) $(RAY_STAMP)
+	$(PY) bench/ray_sweep.py
 
 # Regenerate the shipped expert (trained_models/ppo/CartPole-v1) and its 10 demonstrations.
 expert: $(STAMP)

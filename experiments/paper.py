@@ -21,7 +21,7 @@ stopped; --fresh runs everything again.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import shlex
@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from common.errors import UsageError, cli_main  # noqa: E402
 from common.files import atomic_write_bytes  # noqa: E402
+from sweep import Executor, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
 
 NUM_TRAJECTORIES = (1, 4, 7, 10)
 QUICK_NUM_TRAJECTORIES = (1, 10)
@@ -202,27 +203,7 @@ def without_locations(command: list[str]) -> list[str]:
     return [part for index, part in enumerate(command) if index == 0 or command[index - 1] not in flags]
 
 
-def run_script(command: list[str], run_dir: Path, output_name: str = "output.txt") -> None:
-    """Run one of the repository's scripts in a fresh process, its output to ``run_dir``."""
-    with open(run_dir / output_name, "w") as output:
-        finished = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, stdout=output,
-                                  stderr=subprocess.STDOUT)
-    if finished.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited with {finished.returncode}; "
-                           f"see {run_dir / output_name}")
-
-
-def train_in_fresh_dir(command: list[str], run_dir: Path) -> float:
-    """Empty ``run_dir`` (a half-finished earlier attempt) and run the training ``command`` there;
-    returns its wall seconds."""
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    start = time.perf_counter()
-    run_script(command, run_dir)
-    return time.perf_counter() - start
-
-
-def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
+def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Executor) -> dict:
     """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
     run_dir = spec.directory(out)
     command = spec.command(out, quick)
@@ -230,7 +211,7 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool) -> dict:
     previous = reusable_result(run_dir, command, fresh, required=("final_fidelity",))
     if previous is not None:
         return previous
-    seconds = train_in_fresh_dir(command, run_dir)
+    seconds = executor.run([(command, "output.txt")], run_dir)
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
@@ -347,33 +328,34 @@ def plot(rows: list[dict], path: Path) -> None:
 
 # --- main ---------------------------------------------------------------------------------------
 
-def execute_all(specs: list[RunSpec], args: argparse.Namespace,
-                references: dict[str, dict[str, float]]) -> tuple[list[dict], dict]:
+def execute_all(specs: list[RunSpec], args: argparse.Namespace, references: dict[str, dict[str, float]],
+                executor: Executor) -> tuple[list[dict], dict]:
     """Every run, --workers at a time, reporting each as it ends; returns the results (sorted)
     and the timing record."""
     start = time.perf_counter()
-    results = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(execute, spec, Path(args.out), args.quick, args.fresh) for spec in specs]
-        for future in concurrent.futures.as_completed(futures):
-            result = future.result()
-            results.append(result)
-            score = normalised(result["final_return"], references[result["env"]])
-            timing = "reused" if result["reused"] else f"{result['wall_seconds']:.0f} s"
-            print(f"[{len(results)}/{len(specs)}] {result['env']} {result['label']} n={result['num_trajectories']} "
-                  f"seed {result['seed']}: return {result['final_return']:.1f} (normalised {score:.2f}, {timing})",
-                  flush=True)
+
+    def report(result: dict, done: int, total: int) -> None:
+        score = normalised(result["final_return"], references[result["env"]])
+        timing = "reused" if result["reused"] else f"{result['wall_seconds']:.0f} s"
+        print(f"[{done}/{total}] {result['env']} {result['label']} n={result['num_trajectories']} "
+              f"seed {result['seed']}: return {result['final_return']:.1f} (normalised {score:.2f}, {timing})",
+              flush=True)
+
+    results = run_all(lambda spec: execute(spec, Path(args.out), args.quick, args.fresh, executor), specs,
+                      executor.workers, report)
     wall_seconds = time.perf_counter() - start
     results.sort(key=lambda r: (r["env"], r["label"], r["num_trajectories"], r["seed"]))
-    timing = {"command": " ".join(sys.argv), "workers": args.workers, "quick": args.quick,
+    timing = {"command": " ".join(sys.argv), "workers": executor.workers, "ray_address": args.ray_address,
+              "quick": args.quick,
               "wall_seconds": round(wall_seconds, 1), "reused_runs": sum(result["reused"] for result in results),
               "run_seconds_total": round(sum(result["wall_seconds"] for result in results), 1)}
     print(f"{len(results)} runs ({timing['reused_runs']} reused) in {wall_seconds / 60:.1f} min with "
-          f"{args.workers} workers; the runs themselves took {timing['run_seconds_total'] / 60:.1f} min in all")
+          f"{executor.workers} workers{' on Ray' if args.ray_address else ''}; the runs themselves took "
+          f"{timing['run_seconds_total'] / 60:.1f} min in all")
     return results, timing
 
 
-def run_experiment(args: argparse.Namespace) -> None:
+def run_experiment(args: argparse.Namespace, executor: Executor) -> None:
     out = Path(args.out)
     envs = parse_envs(args.envs)
     trajectory_counts = QUICK_NUM_TRAJECTORIES if args.quick else NUM_TRAJECTORIES
@@ -381,7 +363,7 @@ def run_experiment(args: argparse.Namespace) -> None:
     references = {env: reference_returns(env) for env in envs}
     specs = [RunSpec(env, algo, num, seed) for env in envs for num in trajectory_counts for seed in seeds
              for algo in ("gail", "bc")]
-    results, timing = execute_all(specs, args, references)
+    results, timing = execute_all(specs, args, references, executor)
     rows = summarise(results, references)
     out.mkdir(parents=True, exist_ok=True)
     summary = {**timing, "references": references, "rows": rows, "runs": results}
@@ -418,7 +400,7 @@ def variants_table(env: str, num_trajectories: int, variants: list[tuple[str, ..
     return "\n".join(lines) + "\n"
 
 
-def run_variants(args: argparse.Namespace) -> None:
+def run_variants(args: argparse.Namespace, executor: Executor) -> None:
     """GAIL with extra run_gail.py flags (by default the learned-reward variants, with and without
     the absorbing state) on the paper's settings of each env, one table per env."""
     out = Path(args.out)
@@ -428,7 +410,7 @@ def run_variants(args: argparse.Namespace) -> None:
     seeds = range(1 if args.quick else args.seeds)
     specs = [RunSpec(env, "gail", args.num_trajectories, seed, variant)
              for env in envs for variant in variants for seed in seeds]
-    results, timing = execute_all(specs, args, references)
+    results, timing = execute_all(specs, args, references, executor)
     out.mkdir(parents=True, exist_ok=True)
     for env in envs:
         table = variants_table(env, args.num_trajectories, variants, results, references[env])
@@ -447,13 +429,6 @@ def parse_envs(text: str) -> list[str]:
     if unknown or not envs:
         raise UsageError(f"--envs {text}: expected a comma-separated list from {', '.join(SETTINGS)}")
     return envs
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 @cli_main
@@ -477,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     variants.add_argument("--num-trajectories", type=positive_int, default=1, help="expert trajectories")
     for command in (run, variants):
         command.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per setting")
-        command.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (one per core)")
+        add_executor_flags(command)
         command.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only (run: 1 and 10 "
                              "trajectories)")
         command.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
@@ -489,7 +464,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.out is None:
         args.out = str(REPO_ROOT / ("runs/paper-quick" if args.quick else "experiments/results"))
-    (run_experiment if args.command == "run" else run_variants)(args)
+    with contextlib.closing(make_executor(args)) as executor:  # first: a wrong --ray-address fails at once
+        (run_experiment if args.command == "run" else run_variants)(args, executor)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ interrupted benchmark continues where it stopped and a changed default reruns wh
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import dataclasses
 import json
 import shlex
@@ -40,7 +39,8 @@ sys.path.insert(0, str(REPO_ROOT / "experiments"))
 
 from common.errors import UsageError, cli_main  # noqa: E402
 from common.files import atomic_write_bytes  # noqa: E402
-from paper import SETTINGS, positive_int, reusable_result, run_script, train_in_fresh_dir  # noqa: E402
+from paper import SETTINGS, reusable_result  # noqa: E402
+from sweep import Executor, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
 from style_experts import STYLES, Style, record_style  # noqa: E402
 
 DEMO_ROOT = Path("trajectory") / "styles"
@@ -138,7 +138,7 @@ def evaluate(style_name: str, model_dir: str, episodes: int, out: str) -> None:
 
 # --- the benchmark -----------------------------------------------------------------------------------
 
-def execute(run: StyleRun, out: Path, quick: bool, fresh: bool) -> dict:
+def execute(run: StyleRun, out: Path, quick: bool, fresh: bool, executor: Executor) -> dict:
     """Train and evaluate ``run`` (or reuse its finished result)."""
     run_dir = run.directory(out)
     eval_episodes = 2 if quick else EVAL_EPISODES
@@ -146,8 +146,8 @@ def execute(run: StyleRun, out: Path, quick: bool, fresh: bool) -> dict:
     previous = reusable_result(run_dir, command, fresh)
     if previous is not None:
         return previous
-    train_seconds = train_in_fresh_dir(command, run_dir)
-    run_script(run.evaluate_command(out, eval_episodes), run_dir, "evaluate_output.txt")
+    train_seconds = executor.run([(command, "output.txt"),
+                                  (run.evaluate_command(out, eval_episodes), "evaluate_output.txt")], run_dir)
     evaluation = json.loads((run_dir / "style_eval.json").read_text())
     result = {**dataclasses.asdict(run), **evaluation, "wall_seconds": round(train_seconds, 1), "command": command,
               "config": json.loads((run_dir / "model" / "config.json").read_text())}
@@ -270,19 +270,23 @@ def run_benchmark(args: argparse.Namespace) -> None:
     runs = [StyleRun(name, algo, num, seed, extra[algo]) for name in names for num in demo_counts
             for seed in seeds for algo in algos]
     start = time.perf_counter()
-    results = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(execute, run, out, args.quick, args.fresh) for run in runs]
-        for future in concurrent.futures.as_completed(futures):
-            result = future.result()
-            results.append(result)
-            timing = "reused" if result["reused"] else f"{result['wall_seconds']:.0f} s"
-            print(f"[{len(results)}/{len(runs)}] {result['style']} {result['algo']} n={result['num_demos']} "
-                  f"seed {result['seed']}: {STYLES[result['style']].statistic_name} {result['statistic']:.2f} "
-                  f"(expert {result['reference']['statistic']:.2f}), length {result['length']:.0f}, energy "
-                  f"{result['fidelity']['energy_distance']:.3f}: {'PASS' if result['passed'] else 'fail'} ({timing})",
-                  flush=True)
-    write_outputs(results, out, {"command": " ".join(sys.argv), "workers": args.workers, "quick": args.quick,
+    executor = make_executor(args)
+
+    def report(result: dict, done: int, total: int) -> None:
+        timing = "reused" if result["reused"] else f"{result['wall_seconds']:.0f} s"
+        print(f"[{done}/{total}] {result['style']} {result['algo']} n={result['num_demos']} "
+              f"seed {result['seed']}: {STYLES[result['style']].statistic_name} {result['statistic']:.2f} "
+              f"(expert {result['reference']['statistic']:.2f}), length {result['length']:.0f}, energy "
+              f"{result['fidelity']['energy_distance']:.3f}: {'PASS' if result['passed'] else 'fail'} ({timing})",
+              flush=True)
+
+    try:
+        results = run_all(lambda run: execute(run, out, args.quick, args.fresh, executor), runs, executor.workers,
+                          report)
+    finally:
+        executor.close()
+    write_outputs(results, out, {"command": " ".join(sys.argv), "workers": executor.workers,
+                                 "ray_address": args.ray_address, "quick": args.quick,
                                  "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
@@ -334,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--gail-flags", default="", help="extra run_gail.py flags for every GAIL run (a variant "
                      "study; give it its own --out)")
     run.add_argument("--bc-flags", default="", help="extra run_behavior_clone.py flags for every BC run")
-    run.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (one per core)")
+    add_executor_flags(run)
     run.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only")
     run.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
     run.add_argument("--out", default=None, help="output directory (default: experiments/results/styles, or "

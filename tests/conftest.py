@@ -25,3 +25,14 @@ TINY_PPO_FLAGS = ["--num-envs", "2", "--rollout-steps", "32", "--minibatch-size"
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def quick_paper_local(tmp_path_factory) -> Path:
+    """The paper's quick sweep (16 runs, seed 0) run once on this machine's local pool; its --out."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("paper-quick-local")
+    subprocess.run([sys.executable, "experiments/paper.py", "run", "--quick", "--out", str(out)], cwd=REPO_ROOT,
+                   check=True, capture_output=True, text=True)
+    return out

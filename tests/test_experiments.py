@@ -54,23 +54,23 @@ def test_unknown_env_is_a_one_line_usage_error(capsys):
     assert capsys.readouterr().err.strip().startswith("error: --envs CartPole-v1,Nope-v0")
 
 
-def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(tmp_path):
-    command = [sys.executable, "experiments/paper.py", "run", "--quick", "--out", str(tmp_path)]
-    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
-    summary = json.loads((tmp_path / "results.json").read_text())
+def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_paper_local):
+    out = quick_paper_local  # the quick sweep, run once for this test and the Ray one
+    command = [sys.executable, "experiments/paper.py", "run", "--quick", "--out", str(out)]
+    summary = json.loads((out / "results.json").read_text())
     # 4 envs x 2 trajectory counts x 2 algorithms, seed 0
     assert len(summary["runs"]) == 16 and summary["reused_runs"] == 0
     assert {row["env"] for row in summary["rows"]} == set(paper.SETTINGS)
     for env, reference in summary["references"].items():
         assert reference["expert"] > reference["random"], env
-    table = (tmp_path / "results.md").read_text()
+    table = (out / "results.md").read_text()
     assert table.count("\n") == 2 + 4 * 2  # header, rule, one line per env and trajectory count
-    assert (tmp_path / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for run in summary["runs"]:
         assert run["final_fidelity"]["classifier_accuracy"] >= 0.0  # every GAIL and BC run measures fidelity
 
     again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
-    assert json.loads((tmp_path / "results.json").read_text())["reused_runs"] == 16
+    assert json.loads((out / "results.json").read_text())["reused_runs"] == 16
     assert "16 runs (16 reused)" in again.stdout
 
 
