@@ -203,10 +203,10 @@ def positive_int(text: str) -> int:
 def add_executor_flags(parser: argparse.ArgumentParser) -> None:
     """--workers and the Ray flags, shared by the experiment runners."""
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="runs at a time (default: 2 here, one per CPU of the cluster with --ray-address)")
+                        help="runs at a time; None: 2 on this machine, one per CPU of the cluster with --ray-address")
     parser.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
-                        help="run each training run as a task on the Ray cluster at HOST:PORT (default: "
-                        "$RAY_ADDRESS; unset = this machine only)")
+                        help="HOST:PORT of a Ray cluster: each training run becomes a task there (default taken "
+                        "from $RAY_ADDRESS; None: everything runs on this machine)")
     parser.add_argument("--ray-fetch-checkpoints", action="store_true",
                         help="with --ray-address: send each run's checkpoints back too, not just its logs, "
                         "config and results")

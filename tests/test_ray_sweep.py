@@ -87,6 +87,28 @@ def test_quick_sweep_survives_a_lost_node_and_matches_the_local_table(two_node_c
     assert (out / "results.md").read_text() == (quick_paper_local / "results.md").read_text()
 
 
+def test_checkpoints_shared_out_and_the_style_runner_on_a_one_node_cluster(tmp_path):
+    """The other ways a run comes back: with its checkpoints, written straight into a shared --out,
+    and the style benchmark's train-then-evaluate runs."""
+    def run(*arguments: str) -> None:
+        subprocess.run([sys.executable, *arguments], cwd=REPO_ROOT, check=True, capture_output=True)
+
+    one_run = ["experiments/paper.py", "variants", "--quick", "--envs", "CartPole-v1", "--flags", ""]
+    with local_cluster(1, cpus_per_node=2) as (address, _):
+        run(*one_run, "--out", str(tmp_path / "fetched"), "--ray-address", address, "--ray-fetch-checkpoints")
+        run(*one_run, "--out", str(tmp_path / "shared"), "--ray-address", address, "--ray-shared-out")
+        run("experiments/styles.py", "run", "--quick", "--styles", "cart-right", "--algos", "gail",
+            "--num-demos", "1", "--out", str(tmp_path / "styles"), "--ray-address", address)
+    for out in ("fetched", "shared"):
+        run_dir = tmp_path / out / "runs" / "CartPole-v1" / "gail" / "n1_seed0"
+        assert list((run_dir / "model").glob("ckpt-*.index")), out
+        result = json.loads((run_dir / "result.json").read_text())
+        # The command recorded is the driver's, with the run's own directory in it.
+        assert result["command"][result["command"].index("--save-dir") + 1] == str(run_dir / "model")
+    style_run = json.loads((tmp_path / "styles" / "runs" / "cart-right" / "gail" / "n1_seed0" / "result.json").read_text())
+    assert style_run["fidelity"]["energy_distance"] >= 0.0 and "passed" in style_run
+
+
 def test_a_run_directory_comes_back_whole_through_the_archive(tmp_path):
     """The task's tar of its run directory, unpacked where the local run would have written."""
     commands = [(["-c", "import sys, pathlib; d = pathlib.Path(sys.argv[1]); (d / 'model').mkdir(); "
