@@ -1,5 +1,6 @@
-"""The GAIL paper's classic-control experiment: GAIL against behavioural cloning, by the number of
-expert trajectories, on CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
+"""The GAIL paper's experiment: GAIL against behavioural cloning, by the number of expert
+trajectories; one table per suite of envs (SUITES below), by default the classic-control one on
+CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
 
     python experiments/paper.py experts          # PPO experts -> trajectory/<env> (make experts)
     python experiments/paper.py run              # GAIL and BC, 1/4/7/10 trajectories x 3 seeds (make paper)
@@ -40,14 +41,7 @@ from common.errors import UsageError, cli_main  # noqa: E402
 from common.files import atomic_write_bytes  # noqa: E402
 from sweep import Executor, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
 
-NUM_TRAJECTORIES = (1, 4, 7, 10)
-QUICK_NUM_TRAJECTORIES = (1, 10)
-NUM_DEMOS_SHIPPED = 10
 RANDOM_EPISODES = 100
-# The score is the final evaluation's mean over 100 deterministic episodes: with 20, a single
-# Acrobot episode in which the policy never swings up moves a run's score by 0.05.
-EVAL_EPISODES = "100"
-GAIL_EVAL_EVERY = "25000"  # env steps; with 100 episodes an evaluation costs ~1 s on CartPole
 QUICK_GAIL_FLAGS = ("--total-env-steps", "2048", "--eval-every", "1024", "--eval-episodes", "2")
 QUICK_BC_FLAGS = ("--epochs", "4", "--eval-every", "2", "--eval-episodes", "2")
 
@@ -88,6 +82,32 @@ SETTINGS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """One table of the experiment: its envs, numbers of trajectories and evaluation protocol."""
+
+    name: str
+    envs: tuple[str, ...]
+    num_trajectories: tuple[int, ...]
+    quick_num_trajectories: tuple[int, ...]
+    demos_shipped: int     # demonstrations recorded per expert; those a run does not train on measure fidelity
+    eval_episodes: int     # per evaluation; a run's score is its final evaluation's mean
+    gail_eval_every: int   # env steps
+    out: str               # default --out, relative to the repository
+
+
+SUITES = {suite.name: suite for suite in (
+    # 100 evaluation episodes: with 20, a single Acrobot episode in which the policy never swings up
+    # moves a run's score by 0.05; an evaluation costs ~1 s on CartPole.
+    Suite("classic", ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"), (1, 4, 7, 10), (1, 10),
+          demos_shipped=10, eval_episodes=100, gail_eval_every=25_000, out="experiments/results"),
+)}
+
+
+def suite_of(env: str) -> Suite:
+    return next(suite for suite in SUITES.values() if env in suite.envs)
+
+
 # --- experts ------------------------------------------------------------------------------------
 
 def expert_commands(setting: EnvSetting) -> list[list[str]]:
@@ -95,7 +115,8 @@ def expert_commands(setting: EnvSetting) -> list[list[str]]:
     return [
         ["run_ppo.py", "--env", env, "--seed", "0", *setting.expert_flags, "--checkpoint-every", "100000000",
          "--save-dir", f"trained_models/ppo/{env}", "--log-dir", f"log/train/ppo/{env}/seed0"],
-        ["sample_trajectory.py", "--env", env, "--episodes", str(NUM_DEMOS_SHIPPED), *setting.demo_flags, "--force"],
+        ["sample_trajectory.py", "--env", env, "--episodes", str(suite_of(env).demos_shipped), *setting.demo_flags,
+         "--force"],
     ]
 
 
@@ -131,13 +152,13 @@ class RunSpec:
         return out / "runs" / self.env / name / f"n{self.num_trajectories}_seed{self.seed}"
 
     def command(self, out: Path, quick: bool) -> list[str]:
-        setting = SETTINGS[self.env]
+        setting, suite = SETTINGS[self.env], suite_of(self.env)
         run_dir = self.directory(out)
         script, flags, quick_flags = (
-            ("run_gail.py", ("--eval-every", GAIL_EVAL_EVERY, *setting.gail_flags), QUICK_GAIL_FLAGS)
+            ("run_gail.py", ("--eval-every", str(suite.gail_eval_every), *setting.gail_flags), QUICK_GAIL_FLAGS)
             if self.algo == "gail" else ("run_behavior_clone.py", setting.bc_flags, QUICK_BC_FLAGS))
         return [script, "--env", self.env, "--seed", str(self.seed), "--num-demos", str(self.num_trajectories),
-                "--demo-dir", f"trajectory/{self.env}", "--eval-episodes", EVAL_EPISODES, *flags, *self.variant,
+                "--demo-dir", f"trajectory/{self.env}", "--eval-episodes", str(suite.eval_episodes), *flags, *self.variant,
                 *(quick_flags if quick else ()), "--no-progress",
                 "--save-dir", str(run_dir / "model"), "--log-dir", str(run_dir / "log")]
 
@@ -234,8 +255,9 @@ def reference_returns(env: str) -> dict[str, float]:
 
     spec = probe_env_spec(env)
     demos = load_demonstrations(REPO_ROOT / "trajectory" / env, spec)
-    if demos.num_episodes < max(NUM_TRAJECTORIES):
-        raise UsageError(f"trajectory/{env}: {demos.num_episodes} demonstrations, need {max(NUM_TRAJECTORIES)} "
+    needed = max(suite_of(env).num_trajectories)
+    if demos.num_episodes < needed:
+        raise UsageError(f"trajectory/{env}: {demos.num_episodes} demonstrations, need {needed} "
                          "(python experiments/paper.py experts)")
     envs = make_vec_env(env, 10)
     random_returns = run_episodes(envs, RandomActor(spec.action_space, seed=0), RANDOM_EPISODES,
@@ -357,8 +379,9 @@ def execute_all(specs: list[RunSpec], args: argparse.Namespace, references: dict
 
 def run_experiment(args: argparse.Namespace, executor: Executor) -> None:
     out = Path(args.out)
-    envs = parse_envs(args.envs)
-    trajectory_counts = QUICK_NUM_TRAJECTORIES if args.quick else NUM_TRAJECTORIES
+    envs = parse_envs(args.envs, args.suite)
+    suite = SUITES[args.suite]
+    trajectory_counts = suite.quick_num_trajectories if args.quick else suite.num_trajectories
     seeds = range(1 if args.quick else args.seeds)
     references = {env: reference_returns(env) for env in envs}
     specs = [RunSpec(env, algo, num, seed) for env in envs for num in trajectory_counts for seed in seeds
@@ -404,7 +427,7 @@ def run_variants(args: argparse.Namespace, executor: Executor) -> None:
     """GAIL with extra run_gail.py flags (by default the learned-reward variants, with and without
     the absorbing state) on the paper's settings of each env, one table per env."""
     out = Path(args.out)
-    envs = parse_envs(args.envs)
+    envs = parse_envs(args.envs, args.suite)
     variants = [tuple(shlex.split(flags)) for flags in args.flags] if args.flags else reward_variants()
     references = {env: reference_returns(env) for env in envs}
     seeds = range(1 if args.quick else args.seeds)
@@ -423,11 +446,16 @@ def run_variants(args: argparse.Namespace, executor: Executor) -> None:
         print(f"wrote {out}/{stem}.md and {stem}.json")
 
 
-def parse_envs(text: str) -> list[str]:
+def parse_envs(text: str | None, suite_name: str) -> list[str]:
+    """--envs (None: every env of the suite), each one of the suite's."""
+    suite = SUITES[suite_name]
+    if text is None:
+        return list(suite.envs)
     envs = [env.strip() for env in text.split(",") if env.strip()]
-    unknown = [env for env in envs if env not in SETTINGS]
+    unknown = [env for env in envs if env not in suite.envs]
     if unknown or not envs:
-        raise UsageError(f"--envs {text}: expected a comma-separated list from {', '.join(SETTINGS)}")
+        raise UsageError(f"--envs {text}: expected a comma-separated list from {', '.join(suite.envs)} "
+                         f"(--suite {suite_name})")
     return envs
 
 
@@ -435,12 +463,13 @@ def parse_envs(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    experts = commands.add_parser("experts", help="train the PPO experts and record their demonstrations")
-    experts.add_argument("--envs", default=",".join(SETTINGS), help="comma-separated env ids (default: all four)")
+    experts = commands.add_parser("experts", help="train the PPO experts and record their demonstrations",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     experts.add_argument("--force", action="store_true", help="retrain experts that already exist")
-    run = commands.add_parser("run", help="GAIL and BC on 1, 4, 7, 10 trajectories; table and figure",
+    run = commands.add_parser("run", help="GAIL and BC by number of trajectories; table and figure",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--envs", default=",".join(SETTINGS), help="comma-separated env ids")
+    for command in (experts, run):
+        command.add_argument("--envs", default=None, help="comma-separated env ids of the suite (None: all)")
     variants = commands.add_parser("variants", help="GAIL with extra flags (default: the reward variants with "
                                    "and without the absorbing state) against the paper's settings",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -450,20 +479,25 @@ def main(argv: list[str] | None = None) -> None:
                           "GAIL runs; default: the six reward variants)")
     variants.add_argument("--name", default="variants", help="the tables are written to NAME-<env>.md and .json")
     variants.add_argument("--num-trajectories", type=positive_int, default=1, help="expert trajectories")
+    for command in (experts, run, variants):
+        command.add_argument("--suite", choices=list(SUITES), default="classic",
+                             help="which table: " + "; ".join(f"{suite.name}: {', '.join(suite.envs)} with "
+                                                             f"{'/'.join(map(str, suite.num_trajectories))} "
+                                                             "trajectories" for suite in SUITES.values()))
     for command in (run, variants):
         command.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per setting")
         add_executor_flags(command)
-        command.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only (run: 1 and 10 "
-                             "trajectories)")
+        command.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only (run: the "
+                             "suite's fewest and most trajectories)")
         command.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
-        command.add_argument("--out", default=None, help="output directory (default: experiments/results, "
-                             "or runs/paper-quick with --quick)")
+        command.add_argument("--out", default=None, help="output directory (None: the suite's, e.g. "
+                             "experiments/results, or runs/paper-quick/<suite> with --quick)")
     args = parser.parse_args(argv)
     if args.command == "experts":
-        train_experts(parse_envs(args.envs), args.force)
+        train_experts(parse_envs(args.envs, args.suite), args.force)
         return
     if args.out is None:
-        args.out = str(REPO_ROOT / ("runs/paper-quick" if args.quick else "experiments/results"))
+        args.out = str(REPO_ROOT / (f"runs/paper-quick/{args.suite}" if args.quick else SUITES[args.suite].out))
     with contextlib.closing(make_executor(args)) as executor:  # first: a wrong --ray-address fails at once
         (run_experiment if args.command == "run" else run_variants)(args, executor)
 

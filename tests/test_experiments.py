@@ -40,11 +40,13 @@ def test_summary_rows_average_over_seeds_and_keep_the_worst():
     assert "| -200.0 | 0.300 (0.600) | - | - | - |" in paper.markdown_table([row], references)
 
 
-def test_every_env_has_its_expert_and_ten_demonstrations_shipped():
-    for env in paper.SETTINGS:
-        assert (REPO_ROOT / "trained_models" / "ppo" / env / "checkpoint").is_file()
-        metadata = json.loads((REPO_ROOT / "trajectory" / env / "metadata.json").read_text())
-        assert metadata["env_id"] == env and metadata["num_episodes"] == 10
+def test_every_env_of_every_suite_has_its_expert_and_demonstrations_shipped():
+    for suite in paper.SUITES.values():
+        for env in suite.envs:
+            assert (REPO_ROOT / "trained_models" / "ppo" / env / "checkpoint").is_file()
+            metadata = json.loads((REPO_ROOT / "trajectory" / env / "metadata.json").read_text())
+            assert metadata["env_id"] == env and metadata["num_episodes"] == suite.demos_shipped
+            assert suite.demos_shipped >= max(suite.num_trajectories), env
 
 
 def test_unknown_env_is_a_one_line_usage_error(capsys):
@@ -60,7 +62,7 @@ def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_pap
     summary = json.loads((out / "results.json").read_text())
     # 4 envs x 2 trajectory counts x 2 algorithms, seed 0
     assert len(summary["runs"]) == 16 and summary["reused_runs"] == 0
-    assert {row["env"] for row in summary["rows"]} == set(paper.SETTINGS)
+    assert {row["env"] for row in summary["rows"]} == set(paper.SUITES["classic"].envs)
     for env, reference in summary["references"].items():
         assert reference["expert"] > reference["random"], env
     table = (out / "results.md").read_text()
