@@ -158,8 +158,8 @@ class RunSpec:
             ("run_gail.py", ("--eval-every", str(suite.gail_eval_every), *setting.gail_flags), QUICK_GAIL_FLAGS)
             if self.algo == "gail" else ("run_behavior_clone.py", setting.bc_flags, QUICK_BC_FLAGS))
         return [script, "--env", self.env, "--seed", str(self.seed), "--num-demos", str(self.num_trajectories),
-                "--demo-dir", f"trajectory/{self.env}", "--eval-episodes", str(suite.eval_episodes), *flags, *self.variant,
-                *(quick_flags if quick else ()), "--no-progress",
+                "--demo-dir", f"trajectory/{self.env}", "--eval-episodes", str(suite.eval_episodes), *flags,
+                *self.variant, *(quick_flags if quick else ()), "--no-progress",
                 "--save-dir", str(run_dir / "model"), "--log-dir", str(run_dir / "log")]
 
 
@@ -197,7 +197,8 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
     if fresh or not result_file.is_file():
         return None
     previous = json.loads(result_file.read_text())
-    if (not isinstance(previous.get("command"), list) or without_locations(previous["command"]) != without_locations(command)
+    if (not isinstance(previous.get("command"), list)
+            or without_locations(previous["command"]) != without_locations(command)
             or any(previous.get(key) is None for key in required)):
         return None
     ran_with = config_of_finished_run(previous, run_dir)

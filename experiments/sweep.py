@@ -65,7 +65,8 @@ def run_commands(commands: list[Command], run_dir: Path, repo_root: Path) -> flo
     for command, output_name in commands:
         start = time.perf_counter()
         with open(run_dir / output_name, "w") as output:
-            finished = subprocess.run([sys.executable, *command], cwd=repo_root, stdout=output, stderr=subprocess.STDOUT)
+            finished = subprocess.run([sys.executable, *command], cwd=repo_root, stdout=output,
+                                      stderr=subprocess.STDOUT)
         seconds.append(time.perf_counter() - start)
         if finished.returncode != 0:
             tail = (run_dir / output_name).read_text(errors="replace").strip().splitlines()[-5:]

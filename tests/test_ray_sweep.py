@@ -105,7 +105,8 @@ def test_checkpoints_shared_out_and_the_style_runner_on_a_one_node_cluster(tmp_p
         result = json.loads((run_dir / "result.json").read_text())
         # The command recorded is the driver's, with the run's own directory in it.
         assert result["command"][result["command"].index("--save-dir") + 1] == str(run_dir / "model")
-    style_run = json.loads((tmp_path / "styles" / "runs" / "cart-right" / "gail" / "n1_seed0" / "result.json").read_text())
+    style_dir = tmp_path / "styles" / "runs" / "cart-right" / "gail" / "n1_seed0"
+    style_run = json.loads((style_dir / "result.json").read_text())
     assert style_run["fidelity"]["energy_distance"] >= 0.0 and "passed" in style_run
 
 
