@@ -26,6 +26,28 @@ def test_merge_moments_hand_example():
     np.testing.assert_allclose([mean[0], variance[0], count], [2.0, 8.0 / 3.0, 3.0])
 
 
+def test_merge_moments_after_a_single_observation_keeps_it():
+    # {5} then {1, 3}: mean 3, population variance (4 + 4 + 0) / 3; forgetting the first
+    # observation would give the batch's own mean 2 and variance 1.
+    mean, variance, count = merge_moments(np.array([5.0]), np.array([0.0]), 1, np.array([[1.0], [3.0]]))
+    np.testing.assert_allclose([mean[0], variance[0], count], [3.0, 8.0 / 3.0, 3.0])
+
+
+def test_merge_moments_with_nothing_seen_is_exactly_the_batch_whatever_the_old_mean():
+    """count 0 means the old mean and variance are placeholders: they must not leak in, not even
+    as float round-off (1e8 + (0.1 - 1e8) is not 0.1 in float64)."""
+    batch = np.array([[0.1], [0.3]])
+    mean, variance, count = merge_moments(np.array([1e8]), np.array([7.0]), 0, batch)
+    assert mean[0] == batch.mean() and variance[0] == batch.var() and count == 2.0
+
+
+def test_the_running_statistics_are_never_trained_by_gradient_descent():
+    """They are counted, not learned: an optimizer that saw them would move them with the loss."""
+    normalizer = ObservationNormalizer(3)
+    assert normalizer.trainable_variables == ()
+    assert {variable.name for variable in normalizer.variables} == {"mean:0", "variance:0", "count:0"}
+
+
 def test_running_moments_equal_the_moments_of_all_the_data():
     rng = np.random.default_rng(0)
     batches = [rng.normal(loc=[5.0, -1.0, 0.0], scale=[0.01, 3.0, 1.0], size=(size, 3)) for size in (7, 300, 1, 45)]
