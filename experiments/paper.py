@@ -14,8 +14,8 @@ SETTINGS below, and writes to --out: results.json (every run), results.md (the t
 paper.png (normalised true return, 0 = uniformly random policy, 1 = the expert's demonstrations,
 mean and std over seeds), beside each run's imitation fidelity (the energy distance of its final
 policy's episodes to the demonstrations it did not train on, or, with all 10, to those). A run
-whose result.json exists with the same command, and which ran with the config that command gives
-today (so a changed default reruns it), is reused: an interrupted experiment continues where it
+whose result.json says it ran the same script with the config its command gives today (so a
+changed default reruns it, and a flag that spells out what was the default does not) is reused: an interrupted experiment continues where it
 stopped; --fresh runs everything again.
 """
 
@@ -191,14 +191,15 @@ def config_of_finished_run(previous: dict, run_dir: Path) -> dict | None:
 
 
 def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tuple[str, ...] = ()) -> dict | None:
-    """The result.json of a finished run of exactly ``command``, run with the config that command
-    gives today (defaults included), that records every ``required`` field; None: run it."""
+    """The result.json of a finished run of ``command``'s script that ran with the config
+    ``command`` gives today (defaults included; however the flags were spelt: a run made when a
+    value was the default is the run a later command asking for it by flag would make), and that
+    records every ``required`` field; None: run it."""
     result_file = run_dir / "result.json"
     if fresh or not result_file.is_file():
         return None
     previous = json.loads(result_file.read_text())
-    if (not isinstance(previous.get("command"), list)
-            or without_locations(previous["command"]) != without_locations(command)
+    if (not isinstance(previous.get("command"), list) or Path(previous["command"][0]).name != Path(command[0]).name
             or any(previous.get(key) is None for key in required)):
         return None
     ran_with = config_of_finished_run(previous, run_dir)
@@ -217,12 +218,6 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
 # identifies it) is not part of what it computed: a results tree moved or cloned elsewhere, or a
 # run made in a git worktree, is still reused.
 LOCATION_FIELDS = ("save_dir", "log_dir")
-
-
-def without_locations(command: list[str]) -> list[str]:
-    """``command`` with the values of its --save-dir and --log-dir flags left out."""
-    flags = {"--" + name.replace("_", "-") for name in LOCATION_FIELDS}
-    return [part for index, part in enumerate(command) if index == 0 or command[index - 1] not in flags]
 
 
 def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Executor) -> dict:
