@@ -95,3 +95,55 @@ def test_mlp_kernels_are_orthogonal_with_gain_sqrt_2_then_the_output_gain() -> N
     np.testing.assert_allclose(first @ first.T, 2.0 * np.eye(4), atol=1e-5)
     np.testing.assert_allclose(middle @ middle.T, 2.0 * np.eye(8), atol=1e-5)
     np.testing.assert_allclose(last.T @ last, 0.01 ** 2 * np.eye(2), atol=1e-8)
+
+
+def test_discriminator_starts_with_an_output_layer_of_gain_one_and_flags_only_the_absorbing_state() -> None:
+    """The policy's output layer starts near 0 (gain 0.01: an almost uniform first policy); D's
+    starts at gain 1, so its first rewards differ from pair to pair without saturating. The
+    absorbing state is the input with the flag (the last feature) set and nothing else, which no
+    real pair has."""
+    from network_models.factory import build_discriminator
+
+    spec = EnvSpec("toy", (3,), Discrete(2))
+    discriminator = build_discriminator(spec, (8, 8, 8), seed=0)
+    output_kernel = discriminator.net.kernels[-1].numpy().astype(np.float64)
+    assert output_kernel.shape == (8, 1)
+    np.testing.assert_allclose(np.linalg.norm(output_kernel), 1.0, atol=1e-6)
+
+    assert discriminator.input_dim == 3 + 2 + 1  # observation, one-hot action, absorbing flag
+    flag_only = np.zeros((1, discriminator.input_dim), np.float32)
+    flag_only[0, -1] = 1.0
+    expected = float(discriminator.logits(tf.constant(flag_only))[0])
+    assert float(discriminator.absorbing_logit()) == pytest.approx(expected, abs=1e-6)
+    nothing = float(discriminator.logits(tf.zeros((1, discriminator.input_dim)))[0])
+    last_action_feature = float(discriminator.logits(tf.constant(np.roll(flag_only, -1, axis=1)))[0])
+    assert abs(expected - nothing) > 1e-3 and abs(expected - last_action_feature) > 1e-3  # the test can tell
+    real_inputs = discriminator.inputs(tf.constant(np.ones((4, 3), np.float32)), tf.constant([0, 1, 1, 0]))
+    np.testing.assert_array_equal(real_inputs.numpy()[:, -1], 0.0)
+    np.testing.assert_array_equal(real_inputs.numpy()[:, 3:5], np.eye(2)[[0, 1, 1, 0]])
+
+
+def test_the_factory_wires_each_network_to_the_right_normalizer() -> None:
+    """No normaliser unless asked; D reads the policy's own when there is one (both networks see
+    identical inputs), else one fixed to the expert data's mean and std, or an untouched one."""
+    from network_models.factory import build_discriminator, discriminator_normalizer
+
+    spec = EnvSpec("toy", (3,), Discrete(2))
+    assert build_actor_critic(spec, (8,), seed=0).normalizer is None
+    normalising = build_actor_critic(spec, (8,), seed=0, normalize_observations=True)
+    assert normalising.normalizer.mean.shape == (3,)
+
+    expert_obs = np.array([[0.0, 10.0, -1.0], [2.0, 30.0, -1.0], [4.0, 20.0, -1.0], [2.0, 20.0, -1.0]],
+                          np.float32)  # 4 pairs of 3 features: the normaliser is per feature
+    assert discriminator_normalizer(normalising, expert_obs, standardize=True) is normalising.normalizer
+    plain = build_actor_critic(spec, (8,), seed=0)
+    fixed = discriminator_normalizer(plain, expert_obs, standardize=True)
+    np.testing.assert_allclose(fixed.mean.numpy(), [2.0, 20.0, -1.0])
+    np.testing.assert_allclose(fixed.variance.numpy(), [2.0, 50.0, 0.0])
+    untouched = discriminator_normalizer(plain, expert_obs, standardize=False)
+    np.testing.assert_array_equal(untouched.mean.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(untouched.variance.numpy(), np.ones(3))
+
+    assert build_discriminator(spec, (8,), seed=0, normalizer=fixed).normalizer is fixed
+    own = build_discriminator(spec, (8,), seed=0).normalizer
+    assert own is not fixed and own.mean.shape == (3,) and float(own.count.numpy()) == 0.0
