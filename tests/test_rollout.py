@@ -39,3 +39,30 @@ def test_collector_records_truncation_and_the_real_final_observation():
     returns, lengths = collector.drain_episode_stats()
     assert returns == [5.0] * 4 and lengths == [5] * 4
     assert collector.drain_episode_stats() == ([], [])
+
+
+def test_flat_merges_time_and_env_axes_in_time_major_order_and_episode_ends_is_either_end():
+    """[T, N, ...] -> [T * N, ...], row t * N + n being step t of env n (what the GAE and the
+    minibatches index); an episode ends when it terminates or is truncated."""
+    from common.rollout import Rollout
+
+    steps, envs = 3, 2
+    observations = np.arange(steps * envs * 4, dtype=np.float32).reshape(steps, envs, 4)
+    terminated = np.array([[True, False], [False, False], [True, False]])
+    truncated = np.array([[False, False], [False, True], [True, False]])
+    rollout = Rollout(observations=observations, actions=np.zeros((steps, envs), np.int64),
+                      env_rewards=np.zeros((steps, envs), np.float32), terminated=terminated, truncated=truncated,
+                      final_observations=observations.copy(), last_observations=observations[-1])
+    flat = rollout.flat(rollout.observations)
+    assert flat.shape == (steps * envs, 4)
+    np.testing.assert_array_equal(flat[1 * envs + 1], observations[1, 1])
+    assert rollout.flat(rollout.actions).shape == (steps * envs,)
+    np.testing.assert_array_equal(rollout.episode_ends, [[True, False], [False, True], [True, False]])
+
+
+def test_the_collector_stores_discrete_actions_as_integers_and_continuous_ones_as_float32():
+    for env_id, dtype, shape in (("CartPole-v1", np.int64, (4, 2)), ("Pendulum-v1", np.float32, (4, 2, 1))):
+        envs = make_vec_env(env_id, 2)
+        collector = RolloutCollector(envs, rollout_steps=4, seed=0, rng=np.random.default_rng(0))
+        assert collector.rollout.actions.dtype == dtype and collector.rollout.actions.shape == shape, env_id
+        envs.close()

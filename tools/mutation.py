@@ -58,7 +58,7 @@ MODULES: dict[str, list[str]] = {
     "algo/ppo.py": ["tests/test_ppo_math.py", "tests/test_gae_edges.py", "tests/test_ppo_update.py"],
     "algo/reward_scaling.py": ["tests/test_reward_scaling.py"],
     "common/demonstrations.py": ["tests/test_demonstrations.py", "tests/test_demo_checks.py"],
-    "common/rollout.py": ["tests/test_rollout.py"],
+    "common/rollout.py": ["tests/test_rollout.py", "tests/test_networks.py", "tests/test_policy_numbers.py"],
     "network_models/discriminator.py": ["tests/test_networks.py", "tests/test_gail_math.py"],
     "network_models/factory.py": ["tests/test_networks.py", "tests/test_normalizer.py"],
     "network_models/heads.py": ["tests/test_networks.py", "tests/test_continuous.py"],
