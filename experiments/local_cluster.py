@@ -80,9 +80,7 @@ def local_cluster(num_nodes: int, cpus_per_node: int = 1) -> Iterator[tuple[str,
     nodes: list[Node] = []
     try:
         nodes.append(start_node(HEAD_IP, ["--head", f"--port={port}", "--include-dashboard=false",
-                                          f"--temp-dir={temp_dir}",
-                                          f"--ray-client-server-port={free_port(HEAD_IP)}"],
-                                cpus_per_node, temp_dir / "head.log"))
+                                          f"--temp-dir={temp_dir}"], cpus_per_node, temp_dir / "head.log"))
         nodes[0].wait_started()
         for index in range(1, num_nodes):
             nodes.append(start_node(node_ip(index), [f"--address={HEAD_IP}:{port}"], cpus_per_node,
