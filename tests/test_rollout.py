@@ -66,3 +66,16 @@ def test_the_collector_stores_discrete_actions_as_integers_and_continuous_ones_a
         collector = RolloutCollector(envs, rollout_steps=4, seed=0, rng=np.random.default_rng(0))
         assert collector.rollout.actions.dtype == dtype and collector.rollout.actions.shape == shape, env_id
         envs.close()
+
+
+def test_run_episodes_keeps_the_episodes_observations_only_when_asked():
+    """Evaluations play thousands of steps: they keep returns and lengths, not every observation."""
+    from common.rollout import run_episodes
+    from network_models.policy import RandomActor
+
+    envs = make_vec_env("CartPole-v1", 2)
+    plain = run_episodes(envs, RandomActor(Discrete(2), seed=0), 2, seed=0)
+    recorded = run_episodes(envs, RandomActor(Discrete(2), seed=0), 2, seed=0, record=True)
+    envs.close()
+    assert plain.observations is None and plain.actions is None
+    assert [len(episode) for episode in recorded.observations] == list(recorded.lengths)
