@@ -6,8 +6,8 @@ tests and the benchmark of the Ray runner.
 Each node is ``ray start --block`` in a process group of its own, on a loopback address of its
 own (the head on 127.0.0.2, the next on 127.0.0.3, ...): Ray rewrites 127.0.0.1 and localhost to
 the machine's routable address, and these machines must not talk to it. Stopping the cluster
-kills exactly those process groups; it never calls ``ray stop``, which kills every Ray process
-of the machine, whoever started it.
+kills exactly those process groups, by their leaders' PIDs, and nothing else: never Ray's own
+stop command, which stops every Ray process of the machine by name, whoever started it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ survives losing a node, and gives the same table as the local pool.
 
 Network rules (experiments/local_cluster.py): the head listens on 127.0.0.2 and the second node on
 127.0.0.3, never on an address Ray would rewrite to the machine's routable one; only the processes
-the test starts are stopped, by their process groups (never ``ray stop``)."""
+the test starts are stopped, by their process groups' PIDs."""
 
 from __future__ import annotations
 
