@@ -61,18 +61,19 @@ def run_commands(commands: list[Command], run_dir: Path, repo_root: Path) -> flo
     function to nodes that only have the toolkit's virtualenv."""
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    seconds = []
+    first_seconds = None
     for command, output_name in commands:
         start = time.perf_counter()
         with open(run_dir / output_name, "w") as output:
             finished = subprocess.run([sys.executable, *command], cwd=repo_root, stdout=output,
                                       stderr=subprocess.STDOUT)
-        seconds.append(time.perf_counter() - start)
+        if first_seconds is None:
+            first_seconds = time.perf_counter() - start
         if finished.returncode != 0:
             tail = (run_dir / output_name).read_text(errors="replace").strip().splitlines()[-5:]
             raise RuntimeError(f"{' '.join(command)} exited with {finished.returncode}; see "
                                f"{run_dir / output_name}, which ends:\n" + "\n".join(tail))
-    return seconds[0]
+    return first_seconds
 
 
 class LocalExecutor:
@@ -124,10 +125,9 @@ def unpack_run(archive: bytes, run_dir: Path) -> None:
     os.replace(staging, run_dir)
 
 
-def loopback_host(address: str) -> str | None:
-    """The host of ``address`` when it is a loopback address other than 127.0.0.1 (Ray leaves
-    those alone, and the driver must then present itself on one too); None otherwise."""
-    host = address.rsplit(":", 1)[0]
+def loopback_host(host: str) -> str | None:
+    """``host`` when it is a loopback address other than 127.0.0.1 (Ray leaves those alone, and
+    the driver must then present itself on one too); None otherwise."""
     return host if host.startswith("127.") and host != "127.0.0.1" else None
 
 
@@ -152,7 +152,7 @@ class RayExecutor:
         except (OSError, ValueError) as error:
             raise UsageError(f"--ray-address {address}: no Ray cluster to join there ({error})") from None
         try:
-            ray.init(address=address, _node_ip_address=loopback_host(address), logging_level="WARNING",
+            ray.init(address=address, _node_ip_address=loopback_host(host), logging_level="WARNING",
                      log_to_driver=False)
         except (ConnectionError, ValueError) as error:
             raise UsageError(f"--ray-address {address}: no Ray cluster to join there "
