@@ -13,7 +13,9 @@ CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
 SETTINGS below, and writes to --out: results.json (every run), results.md (the table) and
 paper.png (normalised true return, 0 = uniformly random policy, 1 = the expert's demonstrations,
 mean and std over seeds), beside each run's imitation fidelity (the energy distance of its final
-policy's episodes to the demonstrations it did not train on, or, with all 10, to those). A run
+policy's episodes to the demonstrations it did not train on, or, with all 10, to those), and the
+score of the best policy each run kept (the one sample_trajectory.py and test_policy.py load by
+default: for GAIL and BC the closest to those demonstrations, chosen without the return). A run
 whose result.json says it ran the same script with the config its command gives today (so a
 changed default reruns it, and a flag that spells out what was the default does not) is reused: an interrupted experiment continues where it
 stopped; --fresh runs everything again.
@@ -227,15 +229,36 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
     # Runs from before fidelity was measured are run again.
     previous = reusable_result(run_dir, command, fresh, required=("final_fidelity",))
     if previous is not None:
-        return previous
+        if "best_return" not in previous:  # written before the best policy's score was recorded
+            previous = {key: value for key, value in previous.items() if key != "reused"}
+            previous.update(kept_best_policy(run_dir))
+            atomic_write_bytes(run_dir / "result.json", json.dumps(previous, indent=1).encode())
+        return {**previous, "reused": True}
     seconds = executor.run([(command, "output.txt")], run_dir)
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
-              "wall_seconds": round(seconds, 1), "command": command,
+              **kept_best_policy(run_dir), "wall_seconds": round(seconds, 1), "command": command,
               "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
+
+
+def kept_best_policy(run_dir: Path) -> dict:
+    """The evaluation at which a finished run kept its best policy (model/best/best.json: for GAIL
+    and BC the one closest to the held-out demonstrations, chosen without the true return), and
+    what it scored there: {"best_step", "best_return", "best_fidelity"}, all None if the run kept
+    none. Evaluations run fixed seeds deterministically, so the kept policy scores exactly this again."""
+    from common.checkpoints import BEST_DIR  # loads TensorFlow, which --help need not wait for
+
+    best_file = run_dir / "model" / BEST_DIR / "best.json"
+    if not best_file.is_file():
+        return {"best_step": None, "best_return": None, "best_fidelity": None}
+    best_step = json.loads(best_file.read_text())["step"]
+    evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
+    (evaluation,) = (record for record in evaluations if record["step"] == best_step)
+    return {"best_step": best_step, "best_return": evaluation["return_mean"],
+            "best_fidelity": evaluation.get("fidelity")}
 
 
 # --- reference returns --------------------------------------------------------------------------
@@ -274,35 +297,42 @@ def summarise(results: list[dict], references: dict[str, dict[str, float]]) -> l
     keys = sorted({(r["env"], r["algo"], r["num_trajectories"]) for r in results},
                   key=lambda key: (list(SETTINGS).index(key[0]), key[1], key[2]))
     for env, algo, num in keys:
-        returns = np.array([r["final_return"] for r in results
-                            if (r["env"], r["algo"], r["num_trajectories"]) == (env, algo, num)])
+        runs = [r for r in results if (r["env"], r["algo"], r["num_trajectories"]) == (env, algo, num)]
+        returns = np.array([r["final_return"] for r in runs])
         scores = np.array([normalised(value, references[env]) for value in returns])
-        energies = [(r.get("final_fidelity") or {}).get("energy_distance") for r in results
-                    if (r["env"], r["algo"], r["num_trajectories"]) == (env, algo, num)]
+        energies = [(r.get("final_fidelity") or {}).get("energy_distance") for r in runs]
         has_fidelity = all(energy is not None for energy in energies)
+        best_returns = [r.get("best_return") for r in runs]
+        best_scores = ([normalised(value, references[env]) for value in best_returns]
+                       if all(value is not None for value in best_returns) else None)
         rows.append({"env": env, "algo": algo, "num_trajectories": num, "seeds": len(scores),
                      "normalised_mean": float(scores.mean()), "normalised_std": float(scores.std()),
                      "normalised_worst": float(scores.min()), "return_mean": float(returns.mean()),
                      "energy_mean": float(np.mean(energies)) if has_fidelity else None,
-                     "energy_worst": float(np.max(energies)) if has_fidelity else None})
+                     "energy_worst": float(np.max(energies)) if has_fidelity else None,
+                     "best_normalised_mean": None if best_scores is None else float(np.mean(best_scores)),
+                     "best_normalised_worst": None if best_scores is None else float(np.min(best_scores))})
     return rows
 
 
 def markdown_table(rows: list[dict], references: dict[str, dict[str, float]]) -> str:
     lines = ["| env | expert / random return | trajectories | GAIL normalised (worst seed) | GAIL return "
-             "| GAIL energy distance (worst) | BC normalised (worst seed) | BC return | BC energy distance (worst) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| GAIL energy distance (worst) | GAIL best policy normalised (worst) | BC normalised (worst seed) "
+             "| BC return | BC energy distance (worst) | BC best policy normalised (worst) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     by_key = {(row["env"], row["algo"], row["num_trajectories"]): row for row in rows}
     for env, num in sorted({(row["env"], row["num_trajectories"]) for row in rows},
                            key=lambda key: (list(SETTINGS).index(key[0]), key[1])):
         cells = [env, f"{references[env]['expert']:.1f} / {references[env]['random']:.1f}", str(num)]
         for algo in ("gail", "bc"):
             row = by_key.get((env, algo, num))
-            cells += (["-", "-", "-"] if row is None else
+            cells += (["-", "-", "-", "-"] if row is None else
                       [f"{row['normalised_mean']:.2f} ± {row['normalised_std']:.2f} ({row['normalised_worst']:.2f})",
                        f"{row['return_mean']:.1f}",
                        "-" if row.get("energy_mean") is None else
-                       f"{row['energy_mean']:.3f} ({row['energy_worst']:.3f})"])
+                       f"{row['energy_mean']:.3f} ({row['energy_worst']:.3f})",
+                       "-" if row.get("best_normalised_mean") is None else
+                       f"{row['best_normalised_mean']:.2f} ({row['best_normalised_worst']:.2f})"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -406,16 +436,19 @@ def variants_table(env: str, num_trajectories: int, variants: list[tuple[str, ..
              f"{reference['expert']:.1f} = 1, random {reference['random']:.1f} = 0) and energy distance "
              "to the demonstrations it did not train on (0 = same distribution)", "",
              "| run_gail.py flags on top of the paper's | normalised (worst seed) | returns by seed "
-             "| energy distance (worst seed) |", "|---|---|---|---|"]
+             "| energy distance (worst seed) | best policy normalised (worst seed) |", "|---|---|---|---|---|"]
     for variant in variants:
         runs = sorted((r for r in results if r["env"] == env and tuple(r["variant"]) == tuple(variant)),
                       key=lambda r: r["seed"])
         scores = np.array([normalised(r["final_return"], reference) for r in runs])
         energies = np.array([r["final_fidelity"]["energy_distance"] for r in runs])
         returns = ", ".join(f"{r['final_return']:.1f}" for r in runs)
+        best_scores = np.array([normalised(r["best_return"], reference) for r in runs
+                                if r.get("best_return") is not None])
+        best = f"{best_scores.mean():.2f} ({best_scores.min():.2f})" if len(best_scores) == len(runs) else "-"
         lines.append(f"| `{' '.join(variant) or '(none)'}` | {scores.mean():.2f} ± {scores.std():.2f} "
                      f"({scores.min():.2f}) | {returns} | "
-                     f"{energies.mean():.3f} ({energies.max():.3f}) |")
+                     f"{energies.mean():.3f} ({energies.max():.3f}) | {best} |")
     return "\n".join(lines) + "\n"
 
 
@@ -472,7 +505,8 @@ def main(argv: list[str] | None = None) -> None:
     variants.add_argument("--envs", default="Acrobot-v1", help="comma-separated env ids")
     variants.add_argument("--flags", action="append", default=None, metavar="FLAGS",
                           help="run_gail.py flags of one variant, quoted; repeat for more ('' = the paper's own "
-                          "GAIL runs; default: the six reward variants)")
+                          "GAIL runs; a single flag without a value as --flags=--no-disc-anneal-lr; default: "
+                          "the six reward variants)")
     variants.add_argument("--name", default="variants", help="the tables are written to NAME-<env>.md and .json")
     variants.add_argument("--num-trajectories", type=positive_int, default=1, help="expert trajectories")
     for command in (experts, run, variants):

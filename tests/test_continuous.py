@@ -23,10 +23,11 @@ from network_models.heads import GaussianHead
 
 def test_gaussian_log_prob_matches_the_closed_form():
     head = GaussianHead(low=np.array([-2.0, -1.0]), high=np.array([2.0, 1.0]))
-    head.log_std.assign([math.log(0.5), math.log(2.0)])
+    # Standard deviations whose logs do not cancel in the sum over dimensions (0.5 and 2 would).
+    head.log_std.assign([math.log(0.5), math.log(3.0)])
     means = np.array([[0.0, 1.0], [1.0, -1.0]], np.float32)
     actions = np.array([[0.5, 3.0], [1.0, -1.0]], np.float32)  # unclipped samples may leave the box
-    stds = np.array([0.5, 2.0])
+    stds = np.array([0.5, 3.0])
     expected = [sum(-0.5 * ((a - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
                     for a, m, s in zip(action_row, mean_row, stds))
                 for action_row, mean_row in zip(actions, means)]
@@ -56,6 +57,21 @@ def test_gaussian_sampling_clipping_and_encoding():
                                   np.array([[-2.0], [0.3], [2.0]], np.float32))
     np.testing.assert_array_equal(head.encode_actions(tf.constant([[-7.0], [9.0]])).numpy(), [[-2.0], [2.0]])
     np.testing.assert_array_equal(frozen.mode(np.array([[5.0]])), [[5.0]])
+
+
+def test_gaussian_action_error_is_the_mean_distance_of_the_clipped_means():
+    head = GaussianHead(low=np.array([-2.0]), high=np.array([2.0]))
+    means = tf.constant([[3.0], [0.5]])  # the first mean lies outside the box: clipped to 2
+    actions = tf.constant([[1.0], [-0.5]])
+    assert float(head.action_error(means, actions)) == pytest.approx((abs(2.0 - 1.0) + abs(0.5 + 0.5)) / 2)
+
+
+def test_a_fresh_gaussian_policy_explores_with_standard_deviation_one():
+    """CleanRL's start: log std 0, whatever the action bounds (PPO then learns it)."""
+    head = make_head(probe_env_spec("Pendulum-v1"))
+    np.testing.assert_array_equal(head.log_std.numpy(), [0.0])
+    np.testing.assert_array_equal(GaussianHead(low=np.array([-1.0, -5.0]), high=np.array([1.0, 5.0])).log_std.numpy(),
+                                  [0.0, 0.0])
 
 
 def test_head_is_chosen_from_the_action_space_and_its_log_std_is_trained_by_the_policy_only():

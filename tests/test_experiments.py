@@ -31,13 +31,34 @@ def test_summary_rows_average_over_seeds_and_keep_the_worst():
     assert row["normalised_worst"] == pytest.approx(0.5)
     assert row["normalised_std"] == pytest.approx(0.204124, rel=1e-5)  # population std of (1, .75, .5)
     table = paper.markdown_table([row], references)
-    assert "| Acrobot-v1 | -100.0 / -500.0 | 1 | 0.75 ± 0.20 (0.50) | -200.0 | - | - | - | - |" in table
+    assert "| Acrobot-v1 | -100.0 / -500.0 | 1 | 0.75 ± 0.20 (0.50) | -200.0 | - | - | - | - | - | - |" in table
     # With each run's final fidelity: the mean and the worst (largest) energy distance.
     for result, energy in zip(results, (0.1, 0.2, 0.6)):
         result["final_fidelity"] = {"energy_distance": energy}
     (row,) = paper.summarise(results, references)
     assert row["energy_mean"] == pytest.approx(0.3) and row["energy_worst"] == 0.6
-    assert "| -200.0 | 0.300 (0.600) | - | - | - |" in paper.markdown_table([row], references)
+    assert "| -200.0 | 0.300 (0.600) | - | - | - | - | - |" in paper.markdown_table([row], references)
+    # The best policies' returns: normalised mean and worst, only when every seed has one.
+    for result, best in zip(results, (-100.0, -100.0, None)):
+        result["best_return"] = best
+    assert paper.summarise(results, references)[0]["best_normalised_mean"] is None
+    results[2]["best_return"] = -400.0
+    (row,) = paper.summarise(results, references)
+    assert row["best_normalised_mean"] == pytest.approx(0.75) and row["best_normalised_worst"] == pytest.approx(0.25)
+    assert "| 0.300 (0.600) | 0.75 (0.25) | - | - | - | - |" in paper.markdown_table([row], references)
+
+
+def test_kept_best_policy_reads_the_evaluation_that_kept_it(tmp_path):
+    assert paper.kept_best_policy(tmp_path) == {"best_step": None, "best_return": None, "best_fidelity": None}
+    (tmp_path / "model" / "best").mkdir(parents=True)
+    (tmp_path / "log").mkdir()
+    (tmp_path / "model" / "best" / "best.json").write_text(json.dumps({"step": 2048, "score": -0.1}))
+    (tmp_path / "log" / "evaluations.json").write_text(json.dumps({"evaluations": [
+        {"step": 1024, "return_mean": 10.0, "fidelity": {"energy_distance": 0.5}},
+        {"step": 2048, "return_mean": 30.0, "fidelity": {"energy_distance": 0.1}},
+        {"step": 3072, "return_mean": 50.0, "fidelity": {"energy_distance": 0.2}}]}))
+    assert paper.kept_best_policy(tmp_path) == {"best_step": 2048, "best_return": 30.0,
+                                                "best_fidelity": {"energy_distance": 0.1}}
 
 
 def test_every_env_of_every_suite_has_its_expert_and_demonstrations_shipped():
@@ -70,6 +91,7 @@ def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_pap
     assert (out / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for run in summary["runs"]:
         assert run["final_fidelity"]["classifier_accuracy"] >= 0.0  # every GAIL and BC run measures fidelity
+        assert run["best_return"] is not None and run["best_fidelity"]["energy_distance"] >= 0.0
 
     again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
     assert json.loads((out / "results.json").read_text())["reused_runs"] == 16
@@ -85,6 +107,27 @@ def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing
     runs = json.loads((tmp_path / "variants-CartPole-v1.json").read_text())["runs"]
     assert len(runs) == 6 and all("--no-absorbing" in run["command"] for run in runs
                                   if run["label"].endswith("--no-absorbing"))
+
+
+def test_a_reused_result_gains_its_best_policy_score_without_running_again(tmp_path):
+    spec = paper.RunSpec("CartPole-v1", "gail", 1, 3)
+    run_dir, command = spec.directory(tmp_path), spec.command(tmp_path, quick=False)
+    (run_dir / "model" / "best").mkdir(parents=True)
+    (run_dir / "log").mkdir()
+    (run_dir / "model" / "best" / "best.json").write_text(json.dumps({"step": 2048}))
+    (run_dir / "log" / "evaluations.json").write_text(json.dumps({"evaluations": [
+        {"step": 2048, "return_mean": 480.0, "fidelity": None}, {"step": 4096, "return_mean": 200.0}]}))
+    (run_dir / "result.json").write_text(json.dumps({"command": command, "final_return": 200.0, "final_fidelity": {
+        "energy_distance": 1.0}, "config": paper.resolved_config(command)}))
+
+    class NoRuns:
+        def run(self, *args):
+            raise AssertionError("a finished run was run again")
+
+    result = paper.execute(spec, tmp_path, quick=False, fresh=False, executor=NoRuns())
+    assert result["reused"] and result["best_return"] == 480.0 and result["final_return"] == 200.0
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["best_step"] == 2048 and saved["best_return"] == 480.0 and "reused" not in saved
 
 
 def test_a_finished_run_is_reused_only_with_the_config_its_command_gives_today(tmp_path):

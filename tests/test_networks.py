@@ -35,6 +35,31 @@ def test_categorical_sampling_matches_the_probabilities():
     np.testing.assert_array_equal(head.mode(np.array([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0]])), [1, 0])
 
 
+def test_categorical_action_error_is_the_error_rate_of_the_most_likely_action():
+    head = CategoricalHead(3)
+    logits = tf.constant([[0.0, 2.0, 1.0], [5.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 3.0, 2.0]])  # modes 1, 0, 2, 1
+    assert float(head.action_error(logits, tf.constant([1, 0, 0, 2]))) == pytest.approx(0.5)
+    assert float(head.action_error(logits, tf.constant([1, 0, 2, 1]))) == 0.0
+
+
+def test_random_actor_draws_every_action_uniformly_within_the_space():
+    """The table's 'random policy' (0 on the normalised scale) must cover the whole space."""
+    from gymnasium.spaces import Box
+
+    from network_models.policy import RandomActor
+
+    observations = np.zeros((30_000, 2), np.float32)
+    discrete = RandomActor(Discrete(3), seed=0).act(observations, rng=None)
+    assert discrete.shape == (30_000,) and np.issubdtype(discrete.dtype, np.integer)
+    np.testing.assert_allclose(np.bincount(discrete, minlength=3) / len(discrete), [1 / 3] * 3, atol=0.01)
+    box = Box(low=np.array([-2.0, 0.0], np.float32), high=np.array([2.0, 1.0], np.float32))
+    continuous = RandomActor(box, seed=0).act(observations, rng=None)
+    assert continuous.shape == (30_000, 2) and continuous.dtype == np.float32
+    assert np.all(continuous >= box.low) and np.all(continuous <= box.high)
+    np.testing.assert_allclose(continuous.mean(axis=0), [0.0, 0.5], atol=0.02)
+    np.testing.assert_allclose(continuous.std(axis=0), [4 / math.sqrt(12), 1 / math.sqrt(12)], atol=0.01)
+
+
 def test_numpy_actor_matches_tensorflow_policy():
     spec = EnvSpec("toy", (4,), Discrete(3))
     model = build_actor_critic(spec, (32, 16), seed=5)
@@ -95,6 +120,16 @@ def test_mlp_kernels_are_orthogonal_with_gain_sqrt_2_then_the_output_gain() -> N
     np.testing.assert_allclose(first @ first.T, 2.0 * np.eye(4), atol=1e-5)
     np.testing.assert_allclose(middle @ middle.T, 2.0 * np.eye(8), atol=1e-5)
     np.testing.assert_allclose(last.T @ last, 0.01 ** 2 * np.eye(2), atol=1e-8)
+
+
+def test_the_policy_starts_near_uniform_and_the_value_net_at_gain_one() -> None:
+    """Output layers: the policy's at gain 0.01 (first actions almost uniformly random, CleanRL's
+    choice), the value net's at 1 (its first estimates already vary with the state)."""
+    model = build_actor_critic(EnvSpec("toy", (4,), Discrete(3)), (8, 8), seed=0)
+    policy_kernel = model.policy_net.kernels[-1].numpy().astype(np.float64)
+    value_kernel = model.value_net.kernels[-1].numpy().astype(np.float64)
+    np.testing.assert_allclose(policy_kernel.T @ policy_kernel, 0.01 ** 2 * np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(np.linalg.norm(value_kernel), 1.0, atol=1e-6)
 
 
 def test_discriminator_starts_with_an_output_layer_of_gain_one_and_flags_only_the_absorbing_state() -> None:
