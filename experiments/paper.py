@@ -428,6 +428,15 @@ def reward_variants() -> list[tuple[str, ...]]:
             for reward in ("log_d", "neg_log_1m_d", "logit") for absorbing in (True, False)]
 
 
+def split_flags(text: str) -> tuple[str, ...]:
+    """Command-line flags as separate words, ``--name=value`` as ``--name value``: one spelling per
+    variant, since its run directory is named after its flags."""
+    words = []
+    for word in shlex.split(text):
+        words += word.split("=", 1) if word.startswith("--") and "=" in word else [word]
+    return tuple(words)
+
+
 def variants_table(env: str, num_trajectories: int, variants: list[tuple[str, ...]], results: list[dict],
                    reference: dict[str, float]) -> str:
     """One row per variant: normalised final return (mean ± std, worst seed), the returns by seed,
@@ -457,7 +466,7 @@ def run_variants(args: argparse.Namespace, executor: Executor) -> None:
     the absorbing state) on the paper's settings of each env, one table per env."""
     out = Path(args.out)
     envs = parse_envs(args.envs, args.suite)
-    variants = [tuple(shlex.split(flags)) for flags in args.flags] if args.flags else reward_variants()
+    variants = [split_flags(flags) for flags in args.flags] if args.flags else reward_variants()
     references = {env: reference_returns(env) for env in envs}
     seeds = range(1 if args.quick else args.seeds)
     specs = [RunSpec(env, "gail", args.num_trajectories, seed, variant)

@@ -109,6 +109,11 @@ def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing
                                   if run["label"].endswith("--no-absorbing"))
 
 
+def test_variant_flags_are_spelt_one_way_whichever_way_they_were_typed():
+    assert paper.split_flags("--disc-epochs=2 --reward 'log_d'") == ("--disc-epochs", "2", "--reward", "log_d")
+    assert paper.split_flags("--no-absorbing") == ("--no-absorbing",) and paper.split_flags("") == ()
+
+
 def test_a_reused_result_gains_its_best_policy_score_without_running_again(tmp_path):
     spec = paper.RunSpec("CartPole-v1", "gail", 1, 3)
     run_dir, command = spec.directory(tmp_path), spec.command(tmp_path, quick=False)
