@@ -442,7 +442,8 @@ def split_flags(text: str) -> tuple[str, ...]:
 def variants_table(env: str, num_trajectories: int, variants: list[tuple[str, ...]], results: list[dict],
                    reference: dict[str, float]) -> str:
     """One row per variant: normalised final return (mean ± std, worst seed), the returns by seed,
-    and the fidelity (energy distance to the held-out demonstrations: mean, worst seed)."""
+    the fidelity (energy distance to the held-out demonstrations: mean, worst seed) and the
+    normalised return of the best policies the runs kept (mean, worst seed)."""
     lines = [f"GAIL on {env}, expert trajectories: {num_trajectories}; normalised true return (expert "
              f"{reference['expert']:.1f} = 1, random {reference['random']:.1f} = 0) and energy distance "
              "to the demonstrations it did not train on (0 = same distribution)", "",
