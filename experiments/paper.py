@@ -228,14 +228,9 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
     """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
     run_dir = spec.directory(out)
     command = spec.command(out, quick)
-    # Runs from before fidelity was measured are run again.
-    previous = reusable_result(run_dir, command, fresh, required=("final_fidelity",))
+    previous = finished_result(spec, out, quick, fresh)
     if previous is not None:
-        if "best_return" not in previous:  # written before the best policy's score was recorded
-            previous = {key: value for key, value in previous.items() if key != "reused"}
-            previous.update(kept_best_policy(run_dir))
-            atomic_write_bytes(run_dir / "result.json", json.dumps(previous, indent=1).encode())
-        return {**previous, "reused": True}
+        return previous
     seconds = executor.run([(command, "output.txt")], run_dir)
     evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
@@ -244,6 +239,21 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
               "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
+
+
+def finished_result(spec: RunSpec, out: Path, quick: bool, fresh: bool = False) -> dict | None:
+    """The result of ``spec``'s finished run in ``out`` if it is still valid (reusable_result), with
+    the best policy's score added to results written before that was recorded; None: run it."""
+    run_dir = spec.directory(out)
+    # Runs from before fidelity was measured are run again.
+    previous = reusable_result(run_dir, spec.command(out, quick), fresh, required=("final_fidelity",))
+    if previous is None:
+        return None
+    if "best_return" not in previous:
+        previous = {key: value for key, value in previous.items() if key != "reused"}
+        previous.update(kept_best_policy(run_dir))
+        atomic_write_bytes(run_dir / "result.json", json.dumps(previous, indent=1).encode())
+    return {**previous, "reused": True}
 
 
 def kept_best_policy(run_dir: Path) -> dict:
@@ -411,10 +421,16 @@ def run_experiment(args: argparse.Namespace, executor: Executor) -> None:
     suite = SUITES[args.suite]
     trajectory_counts = suite.quick_num_trajectories if args.quick else suite.num_trajectories
     seeds = range(1 if args.quick else args.seeds)
-    references = {env: reference_returns(env) for env in envs}
-    specs = [RunSpec(env, algo, num, seed) for env in envs for num in trajectory_counts for seed in seeds
+    specs = [RunSpec(env, algo, num, seed) for env in suite.envs for num in trajectory_counts for seed in seeds
              for algo in ("gail", "bc")]
-    results, timing = execute_all(specs, args, references, executor)
+    # --envs picks what runs; the table still covers the whole suite, with the other envs' finished
+    # runs that are still valid (a run they would make again today is left out, not made).
+    kept = [result for spec in specs if spec.env not in envs
+            for result in [finished_result(spec, out, args.quick)] if result is not None]
+    references = {env: reference_returns(env) for env in suite.envs
+                  if env in envs or any(result["env"] == env for result in kept)}
+    results, timing = execute_all([spec for spec in specs if spec.env in envs], args, references, executor)
+    results = sorted(results + kept, key=lambda r: (r["env"], r["label"], r["num_trajectories"], r["seed"]))
     rows = summarise(results, references)
     out.mkdir(parents=True, exist_ok=True)
     summary = {**timing, "references": references, "rows": rows, "runs": results}

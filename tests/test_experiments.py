@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -96,6 +97,21 @@ def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_pap
     again = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True)
     assert json.loads((out / "results.json").read_text())["reused_runs"] == 16
     assert "16 runs (16 reused)" in again.stdout
+
+
+def test_rerunning_some_envs_keeps_the_other_envs_in_the_table(quick_paper_local, tmp_path):
+    out = tmp_path / "paper"
+    shutil.copytree(quick_paper_local, out)
+    # A CartPole run that is no longer valid (another script made it) is left out, not rerun.
+    stale = paper.RunSpec("CartPole-v1", "bc", 1, 0).directory(out) / "result.json"
+    stale.write_text(json.dumps({**json.loads(stale.read_text()), "command": ["run_ppo.py"]}))
+    again = subprocess.run([sys.executable, "experiments/paper.py", "run", "--quick", "--envs", "Acrobot-v1",
+                            "--out", str(out)], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    assert "4 runs (4 reused)" in again.stdout
+    summary = json.loads((out / "results.json").read_text())
+    assert len(summary["runs"]) == 15 and set(summary["references"]) == set(paper.SUITES["classic"].envs)
+    assert (out / "results.md").read_text().count("\n") == 2 + 4 * 2
+    assert json.loads(stale.read_text())["command"] == ["run_ppo.py"]  # not run again
 
 
 def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing(tmp_path, capsys):
