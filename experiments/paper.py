@@ -426,8 +426,8 @@ def run_experiment(args: argparse.Namespace, executor: Executor) -> None:
              for algo in ("gail", "bc")]
     # --envs picks what runs; the table still covers the whole suite, with the other envs' finished
     # runs that are still valid (a run they would make again today is left out, not made).
-    kept = [result for spec in specs if spec.env not in envs
-            for result in [finished_result(spec, out, args.quick)] if result is not None]
+    others = [finished_result(spec, out, args.quick) for spec in specs if spec.env not in envs]
+    kept = [result for result in others if result is not None]
     references = {env: reference_returns(env) for env in suite.envs
                   if env in envs or any(result["env"] == env for result in kept)}
     results, timing = execute_all([spec for spec in specs if spec.env in envs], args, references, executor)
