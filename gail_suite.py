@@ -84,7 +84,7 @@ def ppo_training(config: PPORunConfig) -> OnPolicyTraining:
     """The PPO run ``config`` describes (already resolved: see ``train_ppo``), ready to ``run()``."""
     seed_everything(config.seed)
     model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed,
-                               config.normalize_observations)
+                               config.normalize_observations, config.activation, config.log_std_init)
     if not config.scale_reward:
         return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
     reward_scaler = EnvRewardScaler(config.num_envs, config.gamma)  # checkpointed with the run
@@ -102,7 +102,8 @@ def _imitation_start(config: GailRunConfig | BehaviorCloneRunConfig) -> tuple[
     demos, fidelity_demos, held_out = _load_demonstrations(config.demo_dir, spec).split_held_out(config.num_demos)
     # Its own generator, so that subsampling leaves the run's random stream as it was.
     demos = demos.subsampled(config.demo_subsample, np.random.default_rng([config.seed, SUBSAMPLE_STREAM]))
-    model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations)
+    model = build_actor_critic(spec, config.hidden_sizes, config.seed, config.normalize_observations,
+                               config.activation, config.log_std_init)
     if model.normalizer is not None:
         model.normalizer.update(demos.observations)
     return spec, model, demos, fidelity_demos, held_out

@@ -15,6 +15,7 @@ from common.config import option
 from common.errors import UsageError
 
 REWARD_KINDS = ("log_d", "neg_log_1m_d", "logit")
+ACTIVATION_NAMES = ("tanh", "relu")  # network_models.mlp.ACTIVATIONS, without importing TensorFlow
 
 
 @dataclasses.dataclass
@@ -55,6 +56,10 @@ class PolicyNetworkConfig:
     normalize_observations: bool = option(False, "normalise observations by a running mean and std, saved with "
                                           "the policy (GAIL: shared with the discriminator, started from "
                                           "the demonstrations; BC: fitted to them)")
+    activation: str = option("tanh", "hidden-layer activation of the policy and value nets (relu: "
+                             "rl-baselines3-zoo's tuned MuJoCo experts)", choices=ACTIVATION_NAMES)
+    log_std_init: float = option(0.0, "initial log standard deviation of a Gaussian policy (continuous "
+                                 "actions; rl-baselines3-zoo starts its MuJoCo experts at -2)")
 
 
 @dataclasses.dataclass

@@ -21,6 +21,7 @@ from common.envs import probe_env_spec
 from common.errors import UsageError, first_line
 from common.files import atomic_write_bytes
 from network_models.factory import build_actor_critic
+from network_models.mlp import ACTIVATIONS
 from network_models.policy import ActorCritic
 
 
@@ -247,8 +248,12 @@ def load_actor_critic(model_dir: str | Path, env_id: str | None = None) -> tuple
     latest = latest_checkpoint(model_dir)
     if latest is None:
         raise UsageError(f"--model-dir {model_dir}: no checkpoint in this directory")
+    activation = saved_config["activation"]
+    if activation not in ACTIVATIONS:
+        raise UsageError(f"{model_dir / 'config.json'}: \"activation\" is {activation!r}, not one of "
+                         f"{', '.join(ACTIVATIONS)}")
     model = build_actor_critic(probe_env_spec(saved_env), tuple(hidden_sizes), seed=0,
-                               normalize_observations=normalize_observations)
+                               normalize_observations=normalize_observations, activation=activation)
     try:
         tf.train.Checkpoint(policy=model).read(latest).expect_partial().assert_existing_objects_matched()
     except RESTORE_ERRORS as error:

@@ -220,7 +220,7 @@ def save_config(config: Any, directory: str | Path, **extra: Any) -> Path:
 
 
 # Flags added after the first runs were saved; a config.json without one was run at this value.
-LATER_FLAG_DEFAULTS = {"normalize_observations": False}
+LATER_FLAG_DEFAULTS = {"normalize_observations": False, "activation": "tanh", "log_std_init": 0.0}
 
 
 def load_config_dict(directory: str | Path) -> dict[str, Any]:

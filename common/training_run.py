@@ -47,7 +47,7 @@ class TrainingRun:
 
     # Flags that fix the shape of what is saved (networks, normaliser, batch) or GAIL's learned
     # reward: a resume must keep them. They are saved in every checkpoint with the algorithm.
-    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "normalize_observations",
+    RESUME_FIXED_FLAGS = ("env", "num_envs", "rollout_steps", "hidden_sizes", "activation", "normalize_observations",
                           "disc_hidden_sizes", "disc_standardize", "reward", "absorbing", "num_demos",
                           "demo_subsample", "scale_reward")
 

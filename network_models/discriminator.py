@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from network_models.heads import CategoricalHead, GaussianHead
-from network_models.mlp import TanhMLP
+from network_models.mlp import MLP
 from network_models.normalizer import ObservationNormalizer
 
 
@@ -31,7 +31,7 @@ class Discriminator(tf.Module):
         self.encode_actions = head.encode_actions
         self.input_dim = observation_dim + head.encoding_size + 1
         self.normalizer = normalizer
-        self.net = TanhMLP(self.input_dim, hidden_sizes, 1, 1.0, seed, "discriminator")
+        self.net = MLP(self.input_dim, hidden_sizes, 1, 1.0, seed, "discriminator")
 
     def __call__(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """Logits [B] of D for real pairs: observations [B, obs_dim] float32 and actions [B]."""

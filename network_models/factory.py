@@ -11,18 +11,21 @@ from network_models.normalizer import ObservationNormalizer
 from network_models.policy import ActorCritic
 
 
-def make_head(spec: EnvSpec) -> CategoricalHead | GaussianHead:
-    """Categorical for Discrete action spaces, a diagonal Gaussian for bounded Box ones."""
+def make_head(spec: EnvSpec, initial_log_std: float = 0.0) -> CategoricalHead | GaussianHead:
+    """Categorical for Discrete action spaces, a diagonal Gaussian (starting at log std
+    ``initial_log_std``) for bounded Box ones."""
     if spec.is_discrete:
         return CategoricalHead(spec.num_actions)
-    return GaussianHead(spec.action_space.low, spec.action_space.high)
+    return GaussianHead(spec.action_space.low, spec.action_space.high, initial_log_std)
 
 
 def build_actor_critic(spec: EnvSpec, hidden_sizes: tuple[int, ...], seed: int,
-                       normalize_observations: bool = False) -> ActorCritic:
+                       normalize_observations: bool = False, activation: str = "tanh",
+                       initial_log_std: float = 0.0) -> ActorCritic:
     observation_dim = spec.observation_shape[0]
     normalizer = ObservationNormalizer(observation_dim) if normalize_observations else None
-    return ActorCritic(observation_dim, make_head(spec), tuple(hidden_sizes), seed, normalizer)
+    return ActorCritic(observation_dim, make_head(spec, initial_log_std), tuple(hidden_sizes), seed, normalizer,
+                       activation)
 
 
 def discriminator_normalizer(policy: ActorCritic, expert_observations: np.ndarray,

@@ -1,4 +1,5 @@
-"""Tanh multilayer perceptron as a tf.Module, plus a numpy forward pass of the same weights.
+"""Multilayer perceptron (tanh or ReLU hidden layers) as a tf.Module, plus a numpy forward pass
+of the same weights.
 
 Plain tf.Variables rather than Keras layers: under a compiled update this halves the cost of a
 gradient step at these sizes (measured: 0.41 vs 0.83 ms per 256-pair PPO minibatch).
@@ -19,13 +20,20 @@ import tensorflow as tf
 
 NumpyWeights = list[tuple[np.ndarray, np.ndarray]]
 
+# Hidden-layer nonlinearities, in TensorFlow and in numpy. tanh is CleanRL's choice and the
+# default; ReLU is rl-baselines3-zoo's for its tuned MuJoCo experts.
+ACTIVATIONS = {"tanh": (tf.tanh, np.tanh), "relu": (tf.nn.relu, lambda x: np.maximum(x, 0.0))}
 
-class TanhMLP(tf.Module):
-    """Dense layers with tanh on all but the last; orthogonal init (gain sqrt 2, then output_gain)."""
+
+class MLP(tf.Module):
+    """Dense layers with ``activation`` on all but the last; orthogonal init (gain sqrt 2, then
+    output_gain)."""
 
     def __init__(self, input_dim: int, hidden_sizes: tuple[int, ...], output_dim: int, output_gain: float,
-                 seed: int, name: str) -> None:
+                 seed: int, name: str, activation: str = "tanh") -> None:
         super().__init__(name=name)
+        self.activation = activation
+        self._activate = ACTIVATIONS[activation][0]
         sizes = [input_dim, *hidden_sizes, output_dim]
         gains = [math.sqrt(2.0)] * len(hidden_sizes) + [output_gain]
         self.kernels = []
@@ -40,7 +48,7 @@ class TanhMLP(tf.Module):
         """inputs [B, input_dim] float32 -> outputs [B, output_dim] float32."""
         hidden = inputs
         for kernel, bias in zip(self.kernels[:-1], self.biases[:-1]):
-            hidden = tf.tanh(hidden @ kernel + bias)
+            hidden = self._activate(hidden @ kernel + bias)
         return hidden @ self.kernels[-1] + self.biases[-1]
 
     def numpy_weights(self) -> NumpyWeights:
@@ -48,10 +56,11 @@ class TanhMLP(tf.Module):
         return [(kernel.numpy(), bias.numpy()) for kernel, bias in zip(self.kernels, self.biases)]
 
 
-def numpy_mlp_forward(weights: NumpyWeights, inputs: np.ndarray) -> np.ndarray:
-    """Same maths as ``TanhMLP.__call__``. inputs [B, input_dim] float32."""
+def numpy_mlp_forward(weights: NumpyWeights, inputs: np.ndarray, activation: str = "tanh") -> np.ndarray:
+    """Same maths as ``MLP.__call__``. inputs [B, input_dim] float32."""
+    activate = ACTIVATIONS[activation][1]
     hidden = inputs
     for kernel, bias in weights[:-1]:
-        hidden = np.tanh(hidden @ kernel + bias)
+        hidden = activate(hidden @ kernel + bias)
     kernel, bias = weights[-1]
     return hidden @ kernel + bias

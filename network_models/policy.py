@@ -1,4 +1,4 @@
-"""Actor-critic: separate tanh MLPs for the policy (action-head parameters) and the value."""
+"""Actor-critic: separate MLPs for the policy (action-head parameters) and the value."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from network_models.heads import CategoricalHead, FrozenGaussian, GaussianHead
-from network_models.mlp import NumpyWeights, TanhMLP, numpy_mlp_forward
+from network_models.mlp import MLP, NumpyWeights, numpy_mlp_forward
 from network_models.normalizer import ObservationNormalizer, normalize_numpy
 
 
@@ -19,14 +19,14 @@ class ActorCritic(tf.Module):
     """
 
     def __init__(self, observation_dim: int, head: CategoricalHead | GaussianHead, hidden_sizes: tuple[int, ...],
-                 seed: int, normalizer: ObservationNormalizer | None = None) -> None:
+                 seed: int, normalizer: ObservationNormalizer | None = None, activation: str = "tanh") -> None:
         super().__init__(name="actor_critic")
         self.head = head
         self.normalizer = normalizer
         # Small output gain keeps the initial policy near uniform (CleanRL's choice).
-        self.policy_net = TanhMLP(observation_dim, hidden_sizes, head.param_size, 0.01, seed, "policy")
+        self.policy_net = MLP(observation_dim, hidden_sizes, head.param_size, 0.01, seed, "policy", activation)
         # Its own seed range, so the value net never starts as a copy of the policy net's layers.
-        self.value_net = TanhMLP(observation_dim, hidden_sizes, 1, 1.0, seed + 1000, "value")
+        self.value_net = MLP(observation_dim, hidden_sizes, 1, 1.0, seed + 1000, "value", activation)
 
     def __call__(self, observations: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns (head parameters [B, param_size], values [B])."""
@@ -50,7 +50,8 @@ class ActorCritic(tf.Module):
 
     def actor_snapshot(self) -> "NumpyActor":
         normalizer_stats = None if self.normalizer is None else self.normalizer.numpy_stats()
-        return NumpyActor(self.policy_net.numpy_weights(), self.head.frozen(), normalizer_stats)
+        return NumpyActor(self.policy_net.numpy_weights(), self.head.frozen(), normalizer_stats,
+                          self.policy_net.activation)
 
 
 class NumpyActor:
@@ -58,17 +59,18 @@ class NumpyActor:
     act in rollouts and evaluations."""
 
     def __init__(self, policy_weights: NumpyWeights, head: CategoricalHead | FrozenGaussian,
-                 normalizer_stats: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 normalizer_stats: tuple[np.ndarray, np.ndarray] | None = None, activation: str = "tanh") -> None:
         self.policy_weights = policy_weights
         self.head = head
         self.normalizer_stats = normalizer_stats
+        self.activation = activation
 
     def act(self, observations: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Sample actions for a batch of observations; ``rng=None`` takes the most likely action.
         These are the actions PPO learns from; step the env with ``to_env`` of them."""
         if self.normalizer_stats is not None:
             observations = normalize_numpy(observations, *self.normalizer_stats)
-        params = numpy_mlp_forward(self.policy_weights, observations)
+        params = numpy_mlp_forward(self.policy_weights, observations, self.activation)
         return self.head.mode(params) if rng is None else self.head.sample(params, rng)
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:

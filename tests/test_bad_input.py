@@ -353,6 +353,7 @@ CHECKPOINT_CORRUPTIONS: dict[str, tuple[Callable[[Path], str], str]] = {
     "config-json-not-an-object": (overwrite("config.json", lambda _: b'["CartPole-v1", [64, 64]]'), "CartPole-v1"),
     "config-json-without-hidden-sizes": (edit_config(True, hidden_sizes=None), "CartPole-v1"),
     "config-json-hidden-sizes-not-a-list": (edit_config(True, hidden_sizes="64,64"), "CartPole-v1"),
+    "config-json-unknown-activation": (edit_config(True, activation="sigmoid"), "CartPole-v1"),
     "checkpoint-state-file-garbage": (
         naming_state_file(checkpoint_file("checkpoint", lambda _: b"\x00garbage{{\n")), "CartPole-v1"),
     "index-file-missing": (naming_state_file(delete_file(".index")), "CartPole-v1"),

@@ -74,6 +74,38 @@ def test_a_fresh_gaussian_policy_explores_with_standard_deviation_one():
                                   [0.0, 0.0])
 
 
+def test_log_std_init_sets_the_gaussian_policys_first_standard_deviation():
+    """rl-baselines3-zoo's MuJoCo experts start at log std -2 (std 0.135) rather than 0."""
+    model = build_actor_critic(probe_env_spec("Pendulum-v1"), (8,), seed=0, initial_log_std=-2.0)
+    np.testing.assert_array_equal(model.head.log_std.numpy(), [-2.0])
+    np.testing.assert_allclose(model.actor_snapshot().head.std, [math.exp(-2.0)], rtol=1e-6)
+
+
+def test_a_relu_policy_is_saved_and_loaded_back_as_relu(tmp_path):
+    """Trained with --activation relu --log-std-init -2, the policy loaded from its checkpoint
+    (which rebuilds the network from config.json) replays the run's final evaluation exactly:
+    a loader that rebuilt tanh layers would score differently."""
+    import json
+
+    from common.checkpoints import load_actor_critic
+    from common.rollout import EVAL_SEED_OFFSET, run_episodes
+
+    run_ppo.main(TINY_PPO_FLAGS + ["--env", "Pendulum-v1", "--activation", "relu", "--log-std-init", "-2",
+                                   "--save-dir", str(tmp_path / "ppo"), "--log-dir", str(tmp_path / "log")])
+    final = json.loads((tmp_path / "log" / "evaluations.json").read_text())["evaluations"][-1]
+    model, saved_config = load_actor_critic(tmp_path / "ppo")
+    assert saved_config["activation"] == "relu" and model.policy_net.activation == "relu"
+    envs = make_vec_env("Pendulum-v1", 2)
+    replay = run_episodes(envs, model.actor_snapshot(), 2, seed=EVAL_SEED_OFFSET)
+    envs.close()
+    assert float(replay.returns.mean()) == pytest.approx(final["return_mean"], rel=1e-6)
+    model.policy_net.activation = "tanh"  # the same weights read as tanh layers act otherwise
+    envs = make_vec_env("Pendulum-v1", 2)
+    assert float(run_episodes(envs, model.actor_snapshot(), 2, seed=EVAL_SEED_OFFSET).returns.mean()) != \
+        pytest.approx(final["return_mean"], rel=1e-6)
+    envs.close()
+
+
 def test_head_is_chosen_from_the_action_space_and_its_log_std_is_trained_by_the_policy_only():
     spec = probe_env_spec("Pendulum-v1")
     assert isinstance(make_head(spec), GaussianHead) and spec.action_shape == (1,)

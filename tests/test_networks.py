@@ -60,9 +60,10 @@ def test_random_actor_draws_every_action_uniformly_within_the_space():
     np.testing.assert_allclose(continuous.std(axis=0), [4 / math.sqrt(12), 1 / math.sqrt(12)], atol=0.01)
 
 
-def test_numpy_actor_matches_tensorflow_policy():
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_numpy_actor_matches_tensorflow_policy(activation):
     spec = EnvSpec("toy", (4,), Discrete(3))
-    model = build_actor_critic(spec, (32, 16), seed=5)
+    model = build_actor_critic(spec, (32, 16), seed=5, activation=activation)
     for variable in model.trainable_variables:  # move away from the near-zero output init
         variable.assign(variable + tf.random.stateless_normal(variable.shape, seed=[1, 2]) * 0.3)
     observations = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
@@ -70,8 +71,34 @@ def test_numpy_actor_matches_tensorflow_policy():
     actor = model.actor_snapshot()
     np.testing.assert_array_equal(actor.act(observations, rng=None), np.argmax(tf_logits.numpy(), axis=-1))
     from network_models.mlp import numpy_mlp_forward
-    np.testing.assert_allclose(numpy_mlp_forward(actor.policy_weights, observations), tf_logits.numpy(),
+    np.testing.assert_allclose(numpy_mlp_forward(actor.policy_weights, observations, activation), tf_logits.numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation, expected", [("tanh", math.tanh(2.0) + math.tanh(-3.0) + 0.5),
+                                                  ("relu", 2.0 + 0.0 + 0.5)])
+def test_mlp_hidden_activation_on_a_hand_example(activation, expected):
+    """One hidden layer of two units, pre-activations 2 and -3, summed with output bias 0.5:
+    tanh gives tanh 2 + tanh(-3) + 0.5, ReLU 2 + 0 + 0.5; the numpy pass agrees."""
+    from network_models.mlp import MLP, numpy_mlp_forward
+
+    mlp = MLP(input_dim=1, hidden_sizes=(2,), output_dim=1, output_gain=1.0, seed=0, name="mlp",
+              activation=activation)
+    mlp.kernels[0].assign([[2.0, -3.0]])
+    mlp.biases[0].assign([0.0, 0.0])
+    mlp.kernels[1].assign([[1.0], [1.0]])
+    mlp.biases[1].assign([0.5])
+    inputs = np.ones((1, 1), np.float32)
+    assert float(mlp(tf.constant(inputs))[0, 0]) == pytest.approx(expected, abs=1e-6)
+    assert float(numpy_mlp_forward(mlp.numpy_weights(), inputs, activation)[0, 0]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_activation_names_the_flag_offers_are_the_networks():
+    """algo.config lists them without importing TensorFlow; network_models.mlp implements them."""
+    from algo.config import ACTIVATION_NAMES
+    from network_models.mlp import ACTIVATIONS
+
+    assert ACTIVATION_NAMES == tuple(ACTIVATIONS)
 
 
 def test_actor_critic_shapes_and_variables():
@@ -113,9 +140,9 @@ def test_mlp_kernels_are_orthogonal_with_gain_sqrt_2_then_the_output_gain() -> N
     """Orthogonal init scaled by sqrt 2 for the tanh layers and by output_gain for the last one:
     K K^T = gain^2 I for a wide kernel, K^T K = gain^2 I for a tall one. (Written for the mutation
     run: nothing looked at the scale of the initial weights.)"""
-    from network_models.mlp import TanhMLP
+    from network_models.mlp import MLP
 
-    mlp = TanhMLP(input_dim=4, hidden_sizes=(8, 8), output_dim=2, output_gain=0.01, seed=0, name="mlp")
+    mlp = MLP(input_dim=4, hidden_sizes=(8, 8), output_dim=2, output_gain=0.01, seed=0, name="mlp")
     first, middle, last = (kernel.numpy().astype(np.float64) for kernel in mlp.kernels)
     np.testing.assert_allclose(first @ first.T, 2.0 * np.eye(4), atol=1e-5)
     np.testing.assert_allclose(middle @ middle.T, 2.0 * np.eye(8), atol=1e-5)
