@@ -15,6 +15,30 @@ from common.errors import UsageError, first_line
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+# MuJoCo 4 warns, each time it compiles the model, that gymnasium's own half_cheetah.xml uses a
+# deprecated attribute: nothing a user can act on, printed for every env made (7 times a run).
+KNOWN_MUJOCO_NOISE = ("compiler attribute 'settotalmass' is deprecated",)
+
+
+def pass_mujoco_warnings_to_python(env_id: str) -> None:
+    """Before making a MuJoCo env: MuJoCo's warnings become Python warnings (shown once each and
+    filterable, like any other), but for the known noise above, which is dropped. MuJoCo itself
+    is only imported for MuJoCo envs."""
+    try:
+        entry_point = str(gym.spec(env_id).entry_point)
+    except gym.error.Error:
+        return  # an unknown id: make_vec_env refuses it
+    if not entry_point.startswith("gymnasium.envs.mujoco"):
+        return
+    import mujoco
+
+    def forward(message: str) -> None:
+        if not message.startswith(KNOWN_MUJOCO_NOISE):
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(forward)
+
+
 @dataclasses.dataclass(frozen=True)
 class EnvSpec:
     """What the networks and the demonstration checks need to know about an env."""
@@ -68,6 +92,7 @@ def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector
     # so that an error stays one line.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
+        pass_mujoco_warnings_to_python(env_id)
         try:
             envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
                                 vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},

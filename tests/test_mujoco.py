@@ -60,3 +60,48 @@ def test_every_script_runs_on_hopper(hopper_runs: Path, capsys: pytest.CaptureFi
     assert "| gail |" in table and "| bc |" in table and "energy distance" in table
     with Image.open(hopper_runs / "gifs" / "gail.gif") as image:
         assert image.n_frames >= 1 and image.size == (240, 240)  # half of MuJoCo's 480 x 480 frames
+
+
+def test_the_mujoco_paper_experiment_runs_quick(tmp_path: Path) -> None:
+    """`make paper-mujoco-quick`: GAIL and BC from the shipped expert's fewest and most trajectories
+    (4 and 25) with tiny budgets; the table, figure and per-run records are written."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT / "experiments"))
+    import paper
+
+    suite = paper.SUITES["mujoco"]
+    subprocess.run([sys.executable, "experiments/paper.py", "run", "--suite", "mujoco", "--quick", "--out",
+                    str(tmp_path)], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert len(summary["runs"]) == len(suite.envs) * 2 * 2 and summary["reused_runs"] == 0
+    assert {(run["env"], run["algo"], run["num_trajectories"]) for run in summary["runs"]} == {
+        (env, algo, num) for env in suite.envs for algo in ("gail", "bc") for num in (4, 25)}
+    for env, reference in summary["references"].items():
+        assert reference["expert"] > reference["random"] + 1000, env  # a hopping expert, a falling random policy
+    assert (tmp_path / "results.md").read_text().count("\n") == 2 + len(suite.envs) * 2
+    assert (tmp_path / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mujocos_warning_about_gymnasiums_own_half_cheetah_model_is_not_printed(capfd) -> None:
+    """MuJoCo 4 prints a deprecation warning about half_cheetah.xml each time the model compiles;
+    nothing a user can act on, so make_vec_env drops it. Other MuJoCo warnings become Python ones."""
+    import warnings
+
+    import gymnasium as gym
+
+    from common.envs import make_vec_env
+
+    envs = make_vec_env("HalfCheetah-v5", 2)
+    envs.close()
+    printed = capfd.readouterr()
+    assert "settotalmass" not in printed.out + printed.err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        handler = mujoco.get_mju_user_warning()  # what MuJoCo's C code now calls with each warning
+        handler("compiler attribute 'settotalmass' is deprecated and will be removed")
+        handler("Nan, Inf or huge value in QACC at DOF 0. The simulation is unstable.")
+    assert [str(warning.message) for warning in caught] == [
+        "MuJoCo: Nan, Inf or huge value in QACC at DOF 0. The simulation is unstable."]
+    assert gym.spec("HalfCheetah-v5").entry_point.startswith("gymnasium.envs.mujoco")
