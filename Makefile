@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RAY_STAMP := $(VENV)/.installed-ray
 DEMO_DIR := runs/demo
 
-.PHONY: setup demo test bench bench-quick bench-ray expert experts paper paper-quick styles styles-quick style-demos \
+.PHONY: setup demo test bench bench-quick bench-ray expert experts paper paper-quick experts-mujoco paper-mujoco paper-mujoco-quick styles styles-quick style-demos \
 	mutation mutation-report planted-bugs crashtest clean
 
 setup: $(STAMP)
@@ -65,6 +65,17 @@ paper: $(STAMP)
 
 paper-quick: $(STAMP)
 	$(PY) experiments/paper.py run --quick
+
+# The GAIL paper's MuJoCo experiment: PPO experts with 25 demonstrations each (about 35 min per env
+# on 2 cores), then GAIL and BC by number of trajectories (experiments/results/mujoco/); resumable.
+experts-mujoco: $(STAMP)
+	$(PY) experiments/paper.py experts --suite mujoco --force
+
+paper-mujoco: $(STAMP)
+	$(PY) experiments/paper.py run --suite mujoco
+
+paper-mujoco-quick: $(STAMP)
+	$(PY) experiments/paper.py run --suite mujoco --quick
 
 # The style benchmark: GAIL and BC imitating hand-written experts with a style of their own
 # (table and figure in experiments/results/styles/); style-demos re-records their demonstrations.

@@ -129,11 +129,30 @@ def rollout_throughput(env_steps: int) -> dict:
 
 
 MUJOCO_ENV = "Hopper-v5"
-# PPO's learning throughput on MuJoCo, with the defaults plus observation normalisation (what any
-# locomotion run uses): 40 updates of 8 envs x 32 steps.
-MUJOCO_PPO_FLAGS = ["--env", MUJOCO_ENV, "--normalize-observations", "--total-env-steps", "10240",
+
+
+def mujoco_expert_flags() -> list[str]:
+    """run_ppo.py flags of the MuJoCo experts (experiments/paper.py SETTINGS), less their budget
+    and evaluation schedule."""
+    sys.path.insert(0, str(REPO_ROOT / "experiments"))
+    from paper import SETTINGS
+
+    flags, kept = list(SETTINGS[MUJOCO_ENV].expert_flags), []
+    while flags:
+        flag = flags.pop(0)
+        if flag in ("--total-env-steps", "--eval-every"):
+            flags.pop(0)
+        else:
+            kept.append(flag)
+    return kept
+
+
+# PPO's learning throughput on MuJoCo with the settings its expert trains with (experiments/paper.py:
+# one env, 2048-step batches, 10 epochs of 64-pair minibatches), over 10 batches; no evaluation
+# until the end.
+MUJOCO_PPO_FLAGS = ["--env", MUJOCO_ENV, *mujoco_expert_flags(), "--total-env-steps", "20480",
                     "--eval-every", "100000000", "--eval-episodes", "1"]
-MUJOCO_QUICK_FLAGS = ["--total-env-steps", "512"]
+MUJOCO_QUICK_FLAGS = ["--total-env-steps", "2048"]
 
 
 def mujoco_physics_rate(env_steps: int) -> dict:

@@ -55,6 +55,13 @@ MOUNTAIN_CAR_PPO = ("--normalize-observations", "--entropy-coef", "0.01", "--gae
                     "--num-envs", "16", "--rollout-steps", "16")
 PENDULUM_PPO = ("--normalize-observations", "--gamma", "0.9", "--rollout-steps", "256", "--num-epochs", "10",
                 "--minibatch-size", "64")
+# MuJoCo locomotion: CleanRL's ppo_continuous_action.py settings (one env, 2048-step batches, 10
+# epochs of 64-pair minibatches, learning rate 3e-4 decayed to 0, gradient norm clipped at 0.5,
+# normalised observations); the expert also scales the env reward (CleanRL's NormalizeReward).
+# Demonstrations are sampled from the expert, as on Pendulum: its mean actions alone would let D
+# tell any exploring policy from the expert by the action noise.
+MUJOCO_PPO = ("--normalize-observations", "--num-envs", "1", "--rollout-steps", "2048", "--minibatch-size", "64",
+              "--num-epochs", "10", "--learning-rate", "3e-4", "--max-grad-norm", "0.5")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +90,10 @@ SETTINGS = {
         EnvSetting("Pendulum-v1", expert_flags=PENDULUM_PPO + ("--total-env-steps", "200000"),
                    gail_flags=PENDULUM_PPO + ("--total-env-steps", "400000", "--disc-grad-penalty", "1"),
                    bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
+        EnvSetting("Hopper-v5", expert_flags=MUJOCO_PPO + ("--scale-reward", "--total-env-steps", "2000000",
+                                                          "--eval-every", "100000"),
+                   gail_flags=MUJOCO_PPO + ("--total-env-steps", "1000000"),
+                   bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
     )
 }
 
@@ -106,6 +117,9 @@ SUITES = {suite.name: suite for suite in (
     # moves a run's score by 0.05; an evaluation costs ~1 s on CartPole.
     Suite("classic", ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"), (1, 4, 7, 10), (1, 10),
           demos_shipped=10, eval_episodes=100, gail_eval_every=25_000, out="experiments/results"),
+    # The GAIL paper's MuJoCo table: 4 to 25 trajectories of 1000 steps; GAIL at most 1M env steps.
+    Suite("mujoco", ("Hopper-v5",), (4, 11, 18, 25), (4, 25), demos_shipped=25, eval_episodes=10,
+          gail_eval_every=50_000, out="experiments/results/mujoco"),
 )}
 
 

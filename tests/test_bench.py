@@ -24,7 +24,7 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
         assert run["final_step"] == expected_step
     assert results["rollout_throughput"]["env_steps_per_second"] > 0
     mujoco = results["mujoco"]
-    assert mujoco["env"] == "Hopper-v5" and mujoco["ppo_env_steps"] == 512
+    assert mujoco["env"] == "Hopper-v5" and mujoco["ppo_env_steps"] == 2048
     assert mujoco["gymnasium_steps_per_second"] > 0 and mujoco["mj_step_steps_per_second"] > 0
     assert mujoco["ppo_fraction_of_gymnasium_rate"] == round(
         mujoco["ppo_steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
