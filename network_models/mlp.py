@@ -32,8 +32,7 @@ class MLP(tf.Module):
     def __init__(self, input_dim: int, hidden_sizes: tuple[int, ...], output_dim: int, output_gain: float,
                  seed: int, name: str, activation: str = "tanh") -> None:
         super().__init__(name=name)
-        self.activation = activation
-        self._activate = ACTIVATIONS[activation][0]
+        self.activation = activation  # a name of ACTIVATIONS, also what the numpy snapshot applies
         sizes = [input_dim, *hidden_sizes, output_dim]
         gains = [math.sqrt(2.0)] * len(hidden_sizes) + [output_gain]
         self.kernels = []
@@ -46,9 +45,10 @@ class MLP(tf.Module):
 
     def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
         """inputs [B, input_dim] float32 -> outputs [B, output_dim] float32."""
+        activate = ACTIVATIONS[self.activation][0]
         hidden = inputs
         for kernel, bias in zip(self.kernels[:-1], self.biases[:-1]):
-            hidden = self._activate(hidden @ kernel + bias)
+            hidden = activate(hidden @ kernel + bias)
         return hidden @ self.kernels[-1] + self.biases[-1]
 
     def numpy_weights(self) -> NumpyWeights:
