@@ -90,10 +90,11 @@ SETTINGS = {
         EnvSetting("Pendulum-v1", expert_flags=PENDULUM_PPO + ("--total-env-steps", "200000"),
                    gail_flags=PENDULUM_PPO + ("--total-env-steps", "400000", "--disc-grad-penalty", "1"),
                    bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
-        EnvSetting("Hopper-v5", expert_flags=MUJOCO_PPO + ("--scale-reward", "--total-env-steps", "2000000",
-                                                          "--eval-every", "100000"),
-                   gail_flags=MUJOCO_PPO + ("--total-env-steps", "1000000"),
-                   bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
+        *(EnvSetting(env, expert_flags=MUJOCO_PPO + ("--scale-reward", "--total-env-steps", "2000000",
+                                                    "--eval-every", "100000"),
+                     gail_flags=MUJOCO_PPO + ("--total-env-steps", "1000000"),
+                     bc_flags=("--normalize-observations",), demo_flags=("--stochastic",))
+          for env in ("Hopper-v5", "Walker2d-v5")),
     )
 }
 
@@ -118,7 +119,7 @@ SUITES = {suite.name: suite for suite in (
     Suite("classic", ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"), (1, 4, 7, 10), (1, 10),
           demos_shipped=10, eval_episodes=100, gail_eval_every=25_000, out="experiments/results"),
     # The GAIL paper's MuJoCo table: 4 to 25 trajectories of 1000 steps; GAIL at most 1M env steps.
-    Suite("mujoco", ("Hopper-v5",), (4, 11, 18, 25), (4, 25), demos_shipped=25, eval_episodes=10,
+    Suite("mujoco", ("Hopper-v5", "Walker2d-v5"), (4, 11, 18, 25), (4, 25), demos_shipped=25, eval_episodes=10,
           gail_eval_every=50_000, out="experiments/results/mujoco"),
 )}
 
