@@ -59,7 +59,9 @@ PENDULUM_PPO = ("--normalize-observations", "--gamma", "0.9", "--rollout-steps",
 # epochs of 64-pair minibatches, learning rate 3e-4 decayed to 0, gradient norm clipped at 0.5,
 # normalised observations); the expert also scales the env reward (CleanRL's NormalizeReward).
 # Demonstrations are sampled from the expert, as on Pendulum: its mean actions alone would let D
-# tell any exploring policy from the expert by the action noise.
+# tell any exploring policy from the expert by the action noise. GAIL needs D's gradient penalty
+# (weight 10, DAC's): without it D separates the policy at once and falling is the cheapest
+# reward (experiments/NOTES-mujoco.md).
 MUJOCO_PPO = ("--normalize-observations", "--num-envs", "1", "--rollout-steps", "2048", "--minibatch-size", "64",
               "--num-epochs", "10", "--learning-rate", "3e-4", "--max-grad-norm", "0.5")
 
@@ -92,7 +94,7 @@ SETTINGS = {
                    bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
         *(EnvSetting(env, expert_flags=MUJOCO_PPO + ("--scale-reward", "--total-env-steps", "2000000",
                                                     "--eval-every", "100000"),
-                     gail_flags=MUJOCO_PPO + ("--total-env-steps", "1000000"),
+                     gail_flags=MUJOCO_PPO + ("--total-env-steps", "1000000", "--disc-grad-penalty", "10"),
                      bc_flags=("--normalize-observations",), demo_flags=("--stochastic",))
           for env in ("Hopper-v5", "Walker2d-v5")),
     )
