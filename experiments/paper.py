@@ -6,6 +6,8 @@ CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
     python experiments/paper.py run              # GAIL and BC, 1/4/7/10 trajectories x 3 seeds (make paper)
     python experiments/paper.py run --quick      # tiny budgets, 1 seed, 1 and 10 trajectories (CI smoke)
     python experiments/paper.py run --envs Pendulum-v1  # one env's runs; the table keeps the others'
+    python experiments/paper.py experts --suite mujoco  # the MuJoCo suite's experts (make experts-mujoco)
+    python experiments/paper.py run --suite mujoco      # its table, 4/11/18/25 trajectories (make paper-mujoco)
     python experiments/paper.py variants         # GAIL's reward variants x absorbing state on Acrobot-v1
     python experiments/paper.py variants --envs CartPole-v1 --flags '' --flags '--disc-epochs 2'
                                                  # any run_gail.py flags against the paper's own GAIL runs
