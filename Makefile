@@ -66,7 +66,7 @@ paper: $(STAMP)
 paper-quick: $(STAMP)
 	$(PY) experiments/paper.py run --quick
 
-# The GAIL paper's MuJoCo experiment: PPO experts with 25 demonstrations each (about 35 min per env
+# The GAIL paper's MuJoCo experiment: PPO experts with 25 demonstrations each (35-80 min per env
 # on 2 cores), then GAIL and BC by number of trajectories (experiments/results/mujoco/); resumable.
 experts-mujoco: $(STAMP)
 	$(PY) experiments/paper.py experts --suite mujoco --force

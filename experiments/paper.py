@@ -8,6 +8,7 @@ CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1.
     python experiments/paper.py run --envs Pendulum-v1  # one env's runs; the table keeps the others'
     python experiments/paper.py experts --suite mujoco  # the MuJoCo suite's experts (make experts-mujoco)
     python experiments/paper.py run --suite mujoco      # its table, 4/11/18/25 trajectories (make paper-mujoco)
+    python experiments/paper.py gifs --suite mujoco     # the README's GIFs: expert, GAIL and BC per env
     python experiments/paper.py variants         # GAIL's reward variants x absorbing state on Acrobot-v1
     python experiments/paper.py variants --envs CartPole-v1 --flags '' --flags '--disc-epochs 2'
                                                  # any run_gail.py flags against the paper's own GAIL runs
@@ -34,6 +35,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,12 +62,25 @@ PENDULUM_PPO = ("--normalize-observations", "--gamma", "0.9", "--rollout-steps",
 # MuJoCo locomotion: CleanRL's ppo_continuous_action.py settings (one env, 2048-step batches, 10
 # epochs of 64-pair minibatches, learning rate 3e-4 decayed to 0, gradient norm clipped at 0.5,
 # normalised observations); the expert also scales the env reward (CleanRL's NormalizeReward).
-# Demonstrations are sampled from the expert, as on Pendulum: its mean actions alone would let D
-# tell any exploring policy from the expert by the action noise. GAIL needs D's gradient penalty
-# (weight 10, DAC's): without it D separates the policy at once and falling is the cheapest
-# reward (experiments/NOTES-mujoco.md).
 MUJOCO_PPO = ("--normalize-observations", "--num-envs", "1", "--rollout-steps", "2048", "--minibatch-size", "64",
               "--num-epochs", "10", "--learning-rate", "3e-4", "--max-grad-norm", "0.5")
+# HalfCheetah: rl-baselines3-zoo's tuned PPO (ReLU 256x256, log std -2, 20 epochs of 64 from
+# 512-step batches, a constant learning rate of 2e-5, gamma 0.98); CleanRL's settings stop
+# near 4900, below the zoo's 1M-step 5819 (experiments/NOTES-mujoco.md).
+HALF_CHEETAH_PPO = ("--normalize-observations", "--num-envs", "1", "--rollout-steps", "512", "--minibatch-size", "64",
+                    "--num-epochs", "20", "--learning-rate", "2.0633e-5", "--no-anneal-lr", "--gamma", "0.98",
+                    "--gae-lambda", "0.92", "--clip-range", "0.1", "--entropy-coef", "0.000401762",
+                    "--value-coef", "0.58096", "--max-grad-norm", "0.8", "--activation", "relu",
+                    "--hidden-sizes", "256,256", "--log-std-init", "-2")
+# GAIL on MuJoCo: D needs a gradient penalty (weight 10, DAC's): without it D separates the
+# policy at once and nothing is learnt. And the reward is the GAIL paper's own, -log(1 - D) > 0,
+# with no absorbing state: the sampled expert falls in most of its episodes, so with the absorbing
+# state D rates falling about as expert-like as the policy's own pairs and falling costs nothing;
+# a positive reward per step makes staying up pay, as the env's own healthy reward does
+# (experiments/NOTES-mujoco.md). Demonstrations are sampled from the expert, as on Pendulum: its
+# mean actions alone would let D tell any exploring policy from the expert by the action noise.
+MUJOCO_GAIL = ("--total-env-steps", "1000000", "--disc-grad-penalty", "10", "--reward", "neg_log_1m_d",
+               "--no-absorbing")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,11 +109,12 @@ SETTINGS = {
         EnvSetting("Pendulum-v1", expert_flags=PENDULUM_PPO + ("--total-env-steps", "200000"),
                    gail_flags=PENDULUM_PPO + ("--total-env-steps", "400000", "--disc-grad-penalty", "1"),
                    bc_flags=("--normalize-observations",), demo_flags=("--stochastic",)),
-        *(EnvSetting(env, expert_flags=MUJOCO_PPO + ("--scale-reward", "--total-env-steps", "2000000",
-                                                    "--eval-every", "100000"),
-                     gail_flags=MUJOCO_PPO + ("--total-env-steps", "1000000", "--disc-grad-penalty", "10"),
-                     bc_flags=("--normalize-observations",), demo_flags=("--stochastic",))
-          for env in ("Hopper-v5", "Walker2d-v5")),
+        *(EnvSetting(env, expert_flags=ppo_flags + ("--scale-reward", "--total-env-steps", "2000000",
+                                                   "--eval-every", "100000"),
+                     gail_flags=ppo_flags + MUJOCO_GAIL, bc_flags=("--normalize-observations",),
+                     demo_flags=("--stochastic",))
+          for env, ppo_flags in (("Hopper-v5", MUJOCO_PPO), ("Walker2d-v5", MUJOCO_PPO),
+                                 ("HalfCheetah-v5", HALF_CHEETAH_PPO))),
     )
 }
 
@@ -123,8 +139,8 @@ SUITES = {suite.name: suite for suite in (
     Suite("classic", ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"), (1, 4, 7, 10), (1, 10),
           demos_shipped=10, eval_episodes=100, gail_eval_every=25_000, out="experiments/results"),
     # The GAIL paper's MuJoCo table: 4 to 25 trajectories of 1000 steps; GAIL at most 1M env steps.
-    Suite("mujoco", ("Hopper-v5", "Walker2d-v5"), (4, 11, 18, 25), (4, 25), demos_shipped=25, eval_episodes=10,
-          gail_eval_every=50_000, out="experiments/results/mujoco"),
+    Suite("mujoco", ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"), (4, 11, 18, 25), (4, 25), demos_shipped=25,
+          eval_episodes=10, gail_eval_every=50_000, out="experiments/results/mujoco"),
 )}
 
 
@@ -233,32 +249,60 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
     # flag's default does (a new flag's default keeps the old behaviour).
     defaults = resolved_config(command, flags=[])
     if any(ran_with.get(name, defaults[name]) != value for name, value in resolved_config(command).items()
-           if name not in LOCATION_FIELDS):
+           if name not in NOT_COMPUTED_FIELDS):
         return None
     return {**previous, "config": ran_with, "reused": True}
 
 
 # Where a run wrote its checkpoints and logs (always inside its own run directory, which is what
 # identifies it) is not part of what it computed: a results tree moved or cloned elsewhere, or a
-# run made in a git worktree, is still reused.
-LOCATION_FIELDS = ("save_dir", "log_dir")
+# run made in a git worktree, is still reused. Nor is whether it was continued with --resume
+# (a resumed run restores its networks, optimisers and random state and computes the same).
+NOT_COMPUTED_FIELDS = ("save_dir", "log_dir", "resume")
 
 
 def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Executor) -> dict:
-    """Run ``spec`` in a fresh process (or reuse its finished result); returns its result record."""
+    """Run ``spec`` in a fresh process (or reuse its finished result, or continue its interrupted
+    attempt); returns its result record."""
     run_dir = spec.directory(out)
     command = spec.command(out, quick)
     previous = finished_result(spec, out, quick, fresh)
     if previous is not None:
         return previous
-    seconds = executor.run([(command, "output.txt")], run_dir)
-    evaluations = json.loads((run_dir / "log" / "evaluations.json").read_text())["evaluations"]
+    resumed = not fresh and executor.continues_interrupted_runs and interrupted_attempt(run_dir, command)
+    seconds = None
+    if resumed:
+        with contextlib.suppress(RuntimeError):  # e.g. it had finished training: start it again
+            seconds = executor.run([([*command, "--resume"], "output.txt")], run_dir, keep_run_dir=True)
+    if seconds is None:
+        resumed = False
+        seconds = executor.run([(command, "output.txt")], run_dir)
+    log = json.loads((run_dir / "log" / "evaluations.json").read_text())
+    evaluations = log["evaluations"]
     result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
-              **kept_best_policy(run_dir), "wall_seconds": round(seconds, 1), "command": command,
-              "config": json.loads((run_dir / "model" / "config.json").read_text())}
+              **kept_best_policy(run_dir),
+              # A resumed run's training clock went on across its attempts (the lost minutes excepted).
+              "wall_seconds": round(log["train_seconds"] if resumed else seconds, 1), "resumed": resumed,
+              "command": command, "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
+
+
+def interrupted_attempt(run_dir: Path, command: list[str]) -> bool:
+    """Whether ``run_dir`` holds the checkpoint of an unfinished attempt at ``command`` (no
+    result.json; saved with the config ``command`` gives today), which --resume can continue
+    instead of starting again: a session stopped in the middle of a 20-minute MuJoCo run loses
+    minutes, not the run."""
+    model_dir = run_dir / "model"
+    if (run_dir / "result.json").is_file() or not (model_dir / "checkpoint").is_file():
+        return False
+    saved = model_dir / "config.json"
+    if not saved.is_file():
+        return False
+    ran_with = json.loads(saved.read_text())
+    return all(ran_with.get(name) == value for name, value in resolved_config(command).items()
+               if name not in NOT_COMPUTED_FIELDS)
 
 
 def finished_result(spec: RunSpec, out: Path, quick: bool, fresh: bool = False) -> dict | None:
@@ -461,6 +505,26 @@ def run_experiment(args: argparse.Namespace, executor: Executor) -> None:
     print(f"wrote {out}/results.md, results.json and paper.png")
 
 
+def record_gifs(args: argparse.Namespace) -> None:
+    """A GIF of one episode of each env's expert, and of the GAIL and BC policies (the best each
+    kept) of its seed-0 run with the most trajectories, by test_policy.py --record: out/gifs/."""
+    suite, out = SUITES[args.suite], Path(args.out)
+    most = max(suite.num_trajectories)
+    with tempfile.TemporaryDirectory() as scratch:
+        for env in parse_envs(args.envs, args.suite):
+            model_dirs = {"ppo": REPO_ROOT / "trained_models" / "ppo" / env,
+                          **{algo: RunSpec(env, algo, most, 0).directory(out) / "model" for algo in ("gail", "bc")}}
+            missing = [str(path) for path in model_dirs.values() if not path.is_dir()]
+            if missing:
+                raise UsageError(f"{', '.join(missing)}: no policy yet (python experiments/paper.py experts / run "
+                                 f"--suite {args.suite})")
+            for algo, model_dir in model_dirs.items():
+                subprocess.run([sys.executable, "test_policy.py", "--env", env, "--algos", algo,
+                                "--model-dir", str(model_dir), "--episodes", "1", "--num-envs", "1",
+                                "--record", str(out / "gifs" / f"{algo}-{env}.gif"), "--log-dir", scratch],
+                               cwd=REPO_ROOT, check=True)
+
+
 def reward_variants() -> list[tuple[str, ...]]:
     return [("--reward", reward, *(() if absorbing else ("--no-absorbing",)))
             for reward in ("log_d", "neg_log_1m_d", "logit") for absorbing in (True, False)]
@@ -545,7 +609,10 @@ def main(argv: list[str] | None = None) -> None:
     experts.add_argument("--force", action="store_true", help="retrain experts that already exist")
     run = commands.add_parser("run", help="GAIL and BC by number of trajectories; table and figure",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for command in (experts, run):
+    gifs = commands.add_parser("gifs", help="a GIF of the expert, GAIL and BC per env (the seed-0 runs with the "
+                               "most trajectories) -> <out>/gifs/",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for command in (experts, run, gifs):
         command.add_argument("--envs", default=None, help="comma-separated env ids of the suite (None: all)")
     variants = commands.add_parser("variants", help="GAIL with extra flags (default: the reward variants with "
                                    "and without the absorbing state) against the paper's settings",
@@ -557,11 +624,12 @@ def main(argv: list[str] | None = None) -> None:
                           "the six reward variants)")
     variants.add_argument("--name", default="variants", help="the tables are written to NAME-<env>.md and .json")
     variants.add_argument("--num-trajectories", type=positive_int, default=1, help="expert trajectories")
-    for command in (experts, run, variants):
+    for command in (experts, run, variants, gifs):
         command.add_argument("--suite", choices=list(SUITES), default="classic",
                              help="which table: " + "; ".join(f"{suite.name}: {', '.join(suite.envs)} with "
                                                              f"{'/'.join(map(str, suite.num_trajectories))} "
                                                              "trajectories" for suite in SUITES.values()))
+    gifs.add_argument("--out", default=None, help="the experiment's output directory (None: the suite's)")
     for command in (run, variants):
         command.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per setting")
         add_executor_flags(command)
@@ -575,7 +643,11 @@ def main(argv: list[str] | None = None) -> None:
         train_experts(parse_envs(args.envs, args.suite), args.force)
         return
     if args.out is None:
-        args.out = str(REPO_ROOT / (f"runs/paper-quick/{args.suite}" if args.quick else SUITES[args.suite].out))
+        quick = getattr(args, "quick", False)
+        args.out = str(REPO_ROOT / (f"runs/paper-quick/{args.suite}" if quick else SUITES[args.suite].out))
+    if args.command == "gifs":
+        record_gifs(args)
+        return
     with contextlib.closing(make_executor(args)) as executor:  # first: a wrong --ray-address fails at once
         (run_experiment if args.command == "run" else run_variants)(args, executor)
 

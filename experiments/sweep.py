@@ -51,20 +51,26 @@ class Executor(Protocol):
         """Run ``commands`` one after the other into an emptied ``run_dir``; returns the first
         (training) command's wall seconds."""
 
+    # LocalExecutor only: run(..., keep_run_dir=True) continues an interrupted attempt in place.
+    # A Ray task starts in an empty directory of its node, so there is nothing to continue there.
+    continues_interrupted_runs: bool
+
     def close(self) -> None:
         """Let go of what the executor holds (a Ray connection)."""
 
 
-def run_commands(commands: list[Command], run_dir: Path, repo_root: Path) -> float:
+def run_commands(commands: list[Command], run_dir: Path, repo_root: Path, keep_run_dir: bool = False) -> float:
     """Empty ``run_dir`` (a half-finished earlier attempt) and run ``commands`` there, in order;
-    the first command's wall seconds. Uses nothing but the standard library: a Ray task ships this
-    function to nodes that only have the toolkit's virtualenv."""
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
+    the first command's wall seconds. ``keep_run_dir``: leave it as it is (commands that continue
+    that attempt) and append to their output files. Uses nothing but the standard library: a Ray
+    task ships this function to nodes that only have the toolkit's virtualenv."""
+    if not keep_run_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     first_seconds = None
     for command, output_name in commands:
         start = time.perf_counter()
-        with open(run_dir / output_name, "w") as output:
+        with open(run_dir / output_name, "a" if keep_run_dir else "w") as output:
             finished = subprocess.run([sys.executable, *command], cwd=repo_root, stdout=output,
                                       stderr=subprocess.STDOUT)
         if first_seconds is None:
@@ -79,11 +85,13 @@ def run_commands(commands: list[Command], run_dir: Path, repo_root: Path) -> flo
 class LocalExecutor:
     """Subprocesses of this machine, ``workers`` runs at a time."""
 
+    continues_interrupted_runs = True
+
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def run(self, commands: list[Command], run_dir: Path) -> float:
-        return run_commands(commands, run_dir, REPO_ROOT)
+    def run(self, commands: list[Command], run_dir: Path, keep_run_dir: bool = False) -> float:
+        return run_commands(commands, run_dir, REPO_ROOT, keep_run_dir)
 
     def close(self) -> None:
         pass
@@ -133,6 +141,8 @@ def loopback_host(host: str) -> str | None:
 
 class RayExecutor:
     """Each run a Ray task of 1 CPU on the cluster at ``address``."""
+
+    continues_interrupted_runs = False
 
     def __init__(self, address: str, workers: int | None, keep_checkpoints: bool, shared_out: bool) -> None:
         try:

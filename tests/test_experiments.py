@@ -13,6 +13,7 @@ from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "experiments"))
 import paper  # noqa: E402
+import sweep  # noqa: E402
 
 
 def test_normalised_return_is_zero_for_random_and_one_for_the_expert():
@@ -76,6 +77,15 @@ def test_unknown_env_is_a_one_line_usage_error(capsys):
         paper.main(["run", "--quick", "--envs", "CartPole-v1,Nope-v0"])
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().startswith("error: --envs CartPole-v1,Nope-v0")
+
+
+def test_gifs_before_the_runs_exist_is_a_one_line_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        paper.main(["gifs", "--envs", "CartPole-v1", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {tmp_path}/runs/CartPole-v1/gail/n10_seed0/model, ") and "\n" not in error
+    assert not (tmp_path / "gifs").exists()
 
 
 def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_paper_local):
@@ -205,3 +215,79 @@ def test_a_finished_run_recorded_at_another_location_is_reused(tmp_path):
     (tmp_path / "result.json").write_text(json.dumps({"command": elsewhere[:3] + ["Acrobot-v1"] + elsewhere[4:],
                                                       "config": {**config, "env": "Acrobot-v1"}}))
     assert paper.reusable_result(tmp_path, command, fresh=False) is None  # but not another run
+
+
+class RecordingExecutor:
+    """Runs nothing: records each run's commands and writes what a finished training run leaves."""
+
+    continues_interrupted_runs = True
+    workers = 1
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], bool]] = []
+
+    def run(self, commands, run_dir, keep_run_dir=False):
+        ((command, _),) = commands
+        self.calls.append((command, keep_run_dir))
+        (run_dir / "log").mkdir(parents=True, exist_ok=True)
+        (run_dir / "log" / "evaluations.json").write_text(json.dumps({"train_seconds": 1234.5, "evaluations": [
+            {"step": 2048, "seconds": 1.0, "return_mean": 20.0, "return_std": 1.0, "fidelity": {"energy_distance": 0.5}}]}))
+        return 7.0
+
+
+def interrupted_attempt_at(spec, out, **changed):
+    """What a stopped attempt at ``spec`` leaves: a checkpoint and the config it ran with."""
+    command = spec.command(out, quick=True)
+    model_dir = spec.directory(out) / "model"
+    model_dir.mkdir(parents=True)
+    (model_dir / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    (model_dir / "config.json").write_text(json.dumps({**paper.resolved_config(command), **changed}))
+    return command
+
+
+def test_an_interrupted_run_is_continued_with_resume_not_started_again(tmp_path):
+    spec = paper.RunSpec("CartPole-v1", "gail", 1, 0)
+    command = interrupted_attempt_at(spec, tmp_path, resume=True)
+    assert paper.interrupted_attempt(spec.directory(tmp_path), command)
+    executor = RecordingExecutor()
+    result = paper.execute(spec, tmp_path, quick=True, fresh=False, executor=executor)
+    assert executor.calls == [([*command, "--resume"], True)]
+    assert result["resumed"] and result["wall_seconds"] == 1234.5  # the run's own clock, across attempts
+    assert result["command"] == command
+    # The resumed run's result is reused like any other (its config says resume: true).
+    assert paper.finished_result(spec, tmp_path, quick=True)["reused"]
+
+
+@pytest.mark.parametrize("why", ["another config", "a result", "no checkpoint", "--fresh", "Ray"])
+def test_an_attempt_is_started_again_when_it_cannot_be_continued(tmp_path, why):
+    spec = paper.RunSpec("CartPole-v1", "gail", 1, 0)
+    command = interrupted_attempt_at(spec, tmp_path, **({"disc_epochs": 99} if why == "another config" else {}))
+    run_dir = spec.directory(tmp_path)
+    if why == "a result":  # a finished run made with flags that are not today's
+        (run_dir / "result.json").write_text(json.dumps({"command": ["run_ppo.py"]}))
+    if why == "no checkpoint":
+        (run_dir / "model" / "checkpoint").unlink()
+    executor = RecordingExecutor()
+    executor.continues_interrupted_runs = why != "Ray"
+    result = paper.execute(spec, tmp_path, quick=True, fresh=why == "--fresh", executor=executor)
+    assert executor.calls == [(command, False)]
+    assert not result["resumed"] and result["wall_seconds"] == 7.0
+
+
+def test_an_attempt_that_cannot_resume_is_run_again_from_scratch(tmp_path):
+    """A run that finished training but not its result.json: --resume refuses it (exit 2), so
+    the run starts again and gets its result."""
+    spec = paper.RunSpec("CartPole-v1", "bc", 1, 0)
+    command = spec.command(tmp_path, quick=True)
+    subprocess.run([sys.executable, *command], cwd=REPO_ROOT, check=True, capture_output=True)
+    assert paper.interrupted_attempt(spec.directory(tmp_path), command)
+    calls = []
+
+    class Local(sweep.LocalExecutor):
+        def run(self, commands, run_dir, keep_run_dir=False):
+            calls.append((commands[0][0][-1], keep_run_dir))
+            return super().run(commands, run_dir, keep_run_dir)
+
+    result = paper.execute(spec, tmp_path, quick=True, fresh=False, executor=Local(1))
+    assert calls == [("--resume", True), (command[-1], False)]
+    assert not result["resumed"] and result["final_return"] > 0

@@ -82,6 +82,13 @@ def test_the_mujoco_paper_experiment_runs_quick(tmp_path: Path) -> None:
         assert reference["expert"] > reference["random"] + 1000, env  # a hopping expert, a falling random policy
     assert (tmp_path / "results.md").read_text().count("\n") == 2 + len(suite.envs) * 2
     assert (tmp_path / "paper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The README's GIFs: the expert's, and those of the seed-0 GAIL and BC runs with 25 trajectories.
+    subprocess.run([sys.executable, "experiments/paper.py", "gifs", "--suite", "mujoco", "--envs", "Hopper-v5",
+                    "--out", str(tmp_path)], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    assert sorted(path.name for path in (tmp_path / "gifs").iterdir()) == [
+        "bc-Hopper-v5.gif", "gail-Hopper-v5.gif", "ppo-Hopper-v5.gif"]
+    for gif in (tmp_path / "gifs").iterdir():
+        assert gif.read_bytes()[:6] == b"GIF89a", gif
 
 
 def test_mujocos_warning_about_gymnasiums_own_half_cheetah_model_is_not_printed(capfd) -> None:
