@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from common.errors import UsageError, cli_main  # noqa: E402
 from common.files import atomic_write_bytes  # noqa: E402
-from sweep import Executor, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
+from sweep import Executor, RunFailed, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
 
 RANDOM_EPISODES = 100
 QUICK_GAIL_FLAGS = ("--total-env-steps", "2048", "--eval-every", "1024", "--eval-episodes", "2")
@@ -272,8 +272,12 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
     resumed = not fresh and executor.continues_interrupted_runs and interrupted_attempt(run_dir, command)
     seconds = None
     if resumed:
-        with contextlib.suppress(RuntimeError):  # e.g. it had finished training: start it again
+        try:
             seconds = executor.run([([*command, "--resume"], "output.txt")], run_dir, keep_run_dir=True)
+        except RunFailed as failure:
+            if failure.returncode != 2:  # stopped again (its checkpoint is kept) or crashed
+                raise
+            # --resume refused it (e.g. its training had finished, its result.json not): start again.
     if seconds is None:
         resumed = False
         seconds = executor.run([(command, "output.txt")], run_dir)

@@ -59,6 +59,15 @@ class Executor(Protocol):
         """Let go of what the executor holds (a Ray connection)."""
 
 
+class RunFailed(RuntimeError):
+    """A command of a run exited with ``returncode`` (2: it refused its flags or files; 130: it was
+    stopped by Ctrl-C and saved a checkpoint to resume from)."""
+
+    def __init__(self, message: str, returncode: int) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
 def run_commands(commands: list[Command], run_dir: Path, repo_root: Path, keep_run_dir: bool = False) -> float:
     """Empty ``run_dir`` (a half-finished earlier attempt) and run ``commands`` there, in order;
     the first command's wall seconds. ``keep_run_dir``: leave it as it is (commands that continue
@@ -77,8 +86,8 @@ def run_commands(commands: list[Command], run_dir: Path, repo_root: Path, keep_r
             first_seconds = time.perf_counter() - start
         if finished.returncode != 0:
             tail = (run_dir / output_name).read_text(errors="replace").strip().splitlines()[-5:]
-            raise RuntimeError(f"{' '.join(command)} exited with {finished.returncode}; see "
-                               f"{run_dir / output_name}, which ends:\n" + "\n".join(tail))
+            raise RunFailed(f"{' '.join(command)} exited with {finished.returncode}; see "
+                            f"{run_dir / output_name}, which ends:\n" + "\n".join(tail), finished.returncode)
     return first_seconds
 
 

@@ -274,6 +274,23 @@ def test_an_attempt_is_started_again_when_it_cannot_be_continued(tmp_path, why):
     assert not result["resumed"] and result["wall_seconds"] == 7.0
 
 
+def test_a_resumed_attempt_stopped_again_keeps_its_checkpoint(tmp_path):
+    spec = paper.RunSpec("CartPole-v1", "gail", 1, 0)
+    interrupted_attempt_at(spec, tmp_path)
+    executor = RecordingExecutor()
+
+    def stopped_again(commands, run_dir, keep_run_dir=False):
+        executor.calls.append((commands[0][0], keep_run_dir))
+        raise sweep.RunFailed("run_gail.py ... exited with 130", 130)
+
+    executor.run = stopped_again
+    with pytest.raises(sweep.RunFailed):
+        paper.execute(spec, tmp_path, quick=True, fresh=False, executor=executor)
+    assert len(executor.calls) == 1 and executor.calls[0][1]  # not started again from scratch
+    assert (spec.directory(tmp_path) / "model" / "checkpoint").is_file()
+    assert not (spec.directory(tmp_path) / "result.json").exists()
+
+
 def test_an_attempt_that_cannot_resume_is_run_again_from_scratch(tmp_path):
     """A run that finished training but not its result.json: --resume refuses it (exit 2), so
     the run starts again and gets its result."""
