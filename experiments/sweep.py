@@ -203,13 +203,20 @@ T = TypeVar("T")
 def run_all(execute: Callable[[T], dict], items: Iterable[T], workers: int,
             report: Callable[[dict, int, int], None]) -> list[dict]:
     """``execute`` every item, ``workers`` at a time (threads: the work is in subprocesses or
-    Ray tasks); ``report(result, done, total)`` as each ends; the results in completion order."""
+    Ray tasks); ``report(result, done, total)`` as each ends; the results in completion order.
+    Ctrl-C or a failed run starts no further run: it waits for those under way (which got the
+    same Ctrl-C and save their checkpoints) and raises."""
     items = list(items)
     results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in concurrent.futures.as_completed([pool.submit(execute, item) for item in items]):
-            results.append(future.result())
-            report(results[-1], len(results), len(items))
+        futures = [pool.submit(execute, item) for item in items]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                results.append(future.result())
+                report(results[-1], len(results), len(items))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return results
 
 

@@ -308,3 +308,28 @@ def test_an_attempt_that_cannot_resume_is_run_again_from_scratch(tmp_path):
     result = paper.execute(spec, tmp_path, quick=True, fresh=False, executor=Local(1))
     assert calls == [("--resume", True), (command[-1], False)]
     assert not result["resumed"] and result["final_return"] > 0
+
+
+@pytest.mark.parametrize("stop", ["a failed run", "Ctrl-C"])
+def test_run_all_starts_no_further_run_after_a_failure_or_ctrl_c(stop):
+    """Ctrl-C on `make paper-mujoco` reaches the runs under way (they save their checkpoints) and
+    the runner: what is queued must not start then."""
+    import os
+    import signal
+    import threading
+
+    started = []
+
+    def execute(item):
+        started.append(item)
+        if item == 0:
+            if stop == "Ctrl-C":
+                threading.Event().wait(0.2)  # every item queued, the main thread waiting for results
+                os.kill(os.getpid(), signal.SIGINT)  # Python raises it in the main thread
+                threading.Event().wait(0.5)
+            raise sweep.RunFailed("run_gail.py ... exited with 130", 130)
+        return {"item": item}
+
+    with pytest.raises(KeyboardInterrupt if stop == "Ctrl-C" else sweep.RunFailed):
+        sweep.run_all(execute, range(5), workers=1, report=lambda *_: None)
+    assert started == [0]
