@@ -245,13 +245,18 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
     ran_with = config_of_finished_run(previous, run_dir)
     if ran_with is None:
         return None
-    # A flag added since the run was made is absent from its config: the run did what that
-    # flag's default does (a new flag's default keeps the old behaviour).
-    defaults = resolved_config(command, flags=[])
-    if any(ran_with.get(name, defaults[name]) != value for name, value in resolved_config(command).items()
-           if name not in NOT_COMPUTED_FIELDS):
+    if not computes_the_same(ran_with, command):
         return None
     return {**previous, "config": ran_with, "reused": True}
+
+
+def computes_the_same(ran_with: dict, command: list[str]) -> bool:
+    """Whether a run saved with config ``ran_with`` computes what ``command`` would today. A flag
+    added since the run was made is absent from its config: the run did what that flag's default
+    does (a new flag's default keeps the old behaviour)."""
+    defaults = resolved_config(command, flags=[])
+    return all(ran_with.get(name, defaults[name]) == value for name, value in resolved_config(command).items()
+               if name not in NOT_COMPUTED_FIELDS)
 
 
 # Where a run wrote its checkpoints and logs (always inside its own run directory, which is what
@@ -304,9 +309,7 @@ def interrupted_attempt(run_dir: Path, command: list[str]) -> bool:
     saved = model_dir / "config.json"
     if not saved.is_file():
         return False
-    ran_with = json.loads(saved.read_text())
-    return all(ran_with.get(name) == value for name, value in resolved_config(command).items()
-               if name not in NOT_COMPUTED_FIELDS)
+    return computes_the_same(json.loads(saved.read_text()), command)
 
 
 def finished_result(spec: RunSpec, out: Path, quick: bool, fresh: bool = False) -> dict | None:
