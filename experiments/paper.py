@@ -492,15 +492,21 @@ def run_experiment(args: argparse.Namespace, executor: Executor) -> None:
     suite = SUITES[args.suite]
     trajectory_counts = suite.quick_num_trajectories if args.quick else suite.num_trajectories
     seeds = range(1 if args.quick else args.seeds)
+    chosen_counts = parse_trajectories(args.trajectories, trajectory_counts)
     specs = [RunSpec(env, algo, num, seed) for env in suite.envs for num in trajectory_counts for seed in seeds
              for algo in ("gail", "bc")]
-    # --envs picks what runs; the table still covers the whole suite, with the other envs' finished
-    # runs that are still valid (a run they would make again today is left out, not made).
-    others = [finished_result(spec, out, args.quick) for spec in specs if spec.env not in envs]
+
+    def chosen(spec: RunSpec) -> bool:
+        return spec.env in envs and spec.num_trajectories in chosen_counts
+
+    # --envs and --trajectories pick what runs; the table still covers the whole suite, with the
+    # other cells' finished runs that are still valid (a run they would make again today is left
+    # out, not made).
+    others = [finished_result(spec, out, args.quick) for spec in specs if not chosen(spec)]
     kept = [result for result in others if result is not None]
     references = {env: reference_returns(env) for env in suite.envs
                   if env in envs or any(result["env"] == env for result in kept)}
-    results, timing = execute_all([spec for spec in specs if spec.env in envs], args, references, executor)
+    results, timing = execute_all([spec for spec in specs if chosen(spec)], args, references, executor)
     results = sorted(results + kept, key=lambda r: (r["env"], r["label"], r["num_trajectories"], r["seed"]))
     rows = summarise(results, references)
     out.mkdir(parents=True, exist_ok=True)
@@ -607,6 +613,20 @@ def parse_envs(text: str | None, suite_name: str) -> list[str]:
     return envs
 
 
+def parse_trajectories(text: str | None, counts: tuple[int, ...]) -> tuple[int, ...]:
+    """--trajectories (None: all of ``counts``), each one of ``counts``."""
+    if text is None:
+        return counts
+    try:
+        chosen = tuple(int(count) for count in text.split(",") if count.strip())
+    except ValueError:
+        chosen = ()
+    if not chosen or any(count not in counts for count in chosen):
+        raise UsageError(f"--trajectories {text}: expected a comma-separated list from "
+                         f"{', '.join(map(str, counts))}")
+    return chosen
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -645,6 +665,8 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--fresh", action="store_true", help="rerun runs whose results are already in --out")
         command.add_argument("--out", default=None, help="output directory (None: the suite's, e.g. "
                              "experiments/results, or runs/paper-quick/<suite> with --quick)")
+    run.add_argument("--trajectories", default=None, help="comma-separated numbers of trajectories to run, from "
+                     "the suite's (None: all); the table keeps the other cells' finished runs")
     args = parser.parse_args(argv)
     if args.command == "experts":
         train_experts(parse_envs(args.envs, args.suite), args.force)

@@ -79,6 +79,15 @@ def test_unknown_env_is_a_one_line_usage_error(capsys):
     assert capsys.readouterr().err.strip().startswith("error: --envs CartPole-v1,Nope-v0")
 
 
+@pytest.mark.parametrize("trajectories", ["4", "1,x", ""])
+def test_trajectories_not_in_the_suite_are_a_one_line_usage_error(trajectories, capsys):
+    with pytest.raises(SystemExit) as stop:
+        paper.main(["run", "--quick", "--trajectories", trajectories])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: --trajectories {trajectories}: expected") and "\n" not in error
+
+
 def test_gifs_before_the_runs_exist_is_a_one_line_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         paper.main(["gifs", "--envs", "CartPole-v1", "--out", str(tmp_path)])
@@ -122,6 +131,12 @@ def test_rerunning_some_envs_keeps_the_other_envs_in_the_table(quick_paper_local
     assert len(summary["runs"]) == 15 and set(summary["references"]) == set(paper.SUITES["classic"].envs)
     assert (out / "results.md").read_text().count("\n") == 2 + 4 * 2
     assert json.loads(stale.read_text())["command"] == ["run_ppo.py"]  # not run again
+    # --trajectories picks cells the same way: Acrobot with 10 trajectories runs, the rest is kept.
+    again = subprocess.run([sys.executable, "experiments/paper.py", "run", "--quick", "--envs", "Acrobot-v1",
+                            "--trajectories", "10", "--out", str(out)], cwd=REPO_ROOT, check=True,
+                           capture_output=True, text=True)
+    assert "2 runs (2 reused)" in again.stdout
+    assert len(json.loads((out / "results.json").read_text())["runs"]) == 15
 
 
 def test_quick_reward_variants_table_has_every_reward_with_and_without_absorbing(tmp_path, capsys):
