@@ -36,7 +36,7 @@ from algo.config import (BehaviorCloneRunConfig, DiscriminatorConfig, GailRunCon
 from algo.gail import DiscriminatorTrainer  # noqa: E402
 from algo.on_policy import OnPolicyTraining  # noqa: E402
 from algo.ppo import PPOTrainer  # noqa: E402
-from algo.reward_scaling import EnvRewardScaler  # noqa: E402
+from algo.reward_scaling import EnvRewardScaler, RewardScaler, ScaledRewardLearner  # noqa: E402
 from common.checkpoints import load_actor_critic, policy_dir  # noqa: E402
 from common.config import resolve_config  # noqa: E402
 from common.demo_formats import from_arrays, from_minari, load_arrays, to_minari  # noqa: E402
@@ -119,10 +119,13 @@ def gail_training(config: GailRunConfig) -> OnPolicyTraining:
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
                                           demos.episode_terminated.sum() / config.demo_subsample, config,
                                           config.gamma)
+    trackables = {"discriminator": discriminator, "discriminator_optimizer": reward_learner.optimizer}
+    if config.scale_reward:
+        scaler = RewardScaler(config.num_envs, config.gamma)
+        reward_learner = ScaledRewardLearner(reward_learner, scaler)
+        trackables["reward_scaler"] = scaler  # checkpointed with the run, as PPO's is
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",
-                                reward_learner=reward_learner, fidelity_demos=fidelity_demos,
-                                discriminator=discriminator,
-                                discriminator_optimizer=reward_learner.optimizer)
+                                reward_learner=reward_learner, fidelity_demos=fidelity_demos, **trackables)
     print(f"imitating {demos.num_episodes} expert episodes ({demos.describe_pairs()}, "
           f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}; "
           + describe_fidelity_reference(fidelity_demos, held_out))

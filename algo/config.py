@@ -112,6 +112,10 @@ class DiscriminatorConfig:
                          "-log(1-D), logit = log D - log(1-D)", choices=REWARD_KINDS)
     absorbing: bool = option(True, "let D judge episode ends through an absorbing state (removes the "
                              "termination bias of log D)")
+    # Off by default (classic control's table was made without it); the MuJoCo table uses it, as
+    # its experts' PPO settings were tuned on scaled rewards (experiments/NOTES-mujoco.md).
+    scale_reward: bool = option(False, "divide the learned reward by a running std of its discounted return "
+                                "(run_ppo.py's --scale-reward, applied to D's reward)")
     disc_hidden_sizes: tuple = option((64, 64, 64), "hidden tanh layer widths of the discriminator",
                                       "all_positive")
     disc_standardize: bool = option(True, "standardise the discriminator's observations by the expert "

@@ -1,5 +1,6 @@
-"""run_ppo.py --scale-reward: the discounted-return trace by hand, the scaler's statistics against
-numpy over everything it has seen, and its state kept in the run's checkpoints."""
+"""--scale-reward (run_ppo.py: the env reward; run_gail.py: D's): the discounted-return trace by
+hand, the scaler's statistics against numpy over everything it has seen, the learned reward and the
+absorbing state's value scaled alike, and the scaler's state kept in the run's checkpoints."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from algo.config import PPORunConfig
-from algo.reward_scaling import STD_EPSILON, EnvRewardScaler, discounted_return_trace
+from algo.config import GailRunConfig, PPORunConfig
+from algo.gail import LearnedRewards
+from algo.reward_scaling import (STD_EPSILON, EnvRewardScaler, RewardScaler, ScaledRewardLearner,
+                                 discounted_return_trace)
 from common.rollout import Rollout
-from gail_suite import ppo_training
+from conftest import SHIPPED_DEMOS
+from gail_suite import gail_training, ppo_training
 
 
 def test_discounted_return_trace_hand_example() -> None:
@@ -85,3 +89,49 @@ def tf_checkpoint_variables(save_dir: Path) -> list[str]:
     import tensorflow as tf
 
     return [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(save_dir)))]
+
+
+class FixedRewards:
+    """A reward learner that hands out given rewards and records what it was told."""
+
+    def __init__(self, rewards: np.ndarray, terminal_value: float) -> None:
+        self.rewards = rewards.astype(np.float32)
+        self.terminal_value = terminal_value
+        self.progress: list[float] = []
+
+    def set_progress(self, fraction_done: float) -> None:
+        self.progress.append(fraction_done)
+
+    def update_and_reward(self, rollout: Rollout, rng: np.random.Generator) -> LearnedRewards:
+        return LearnedRewards(self.rewards, self.terminal_value, metrics={"gail/mean_learned_reward": 1.0})
+
+
+def test_learned_rewards_and_the_absorbing_value_are_scaled_alike() -> None:
+    """gamma 0.5, one env, learned rewards 2, 2 (episode ends), 4: discounted returns 2, 3, 4, whose
+    std is sqrt(2/3); the env's own rewards (all 100) play no part."""
+    learned = np.array([[2.0], [2.0], [4.0]])
+    ends = np.array([[False], [True], [False]])
+    inner = FixedRewards(learned, terminal_value=-6.0)
+    scaled_learner = ScaledRewardLearner(inner, RewardScaler(num_envs=1, gamma=0.5))
+    scaled_learner.set_progress(0.25)
+    scaled = scaled_learner.update_and_reward(rollout_with(np.full((3, 1), 100.0), ends), np.random.default_rng(0))
+    scale = np.sqrt(2.0 / 3.0) + 1e-8
+    np.testing.assert_allclose(scaled.rewards, learned / scale, rtol=1e-6)
+    assert scaled.terminal_value == pytest.approx(-6.0 / scale)
+    assert scaled.metrics == {"gail/mean_learned_reward": 1.0, "charts/reward_scale": pytest.approx(scale)}
+    assert inner.progress == [0.25]
+
+
+def test_a_gail_run_learns_from_scaled_rewards_and_checkpoints_the_statistics(tmp_path: Path) -> None:
+    config = GailRunConfig(env="CartPole-v1", demo_dir=str(SHIPPED_DEMOS), num_demos=2, num_envs=2,
+                           rollout_steps=16, minibatch_size=32, num_epochs=1, hidden_sizes=(8,),
+                           disc_hidden_sizes=(8,), total_env_steps=64, eval_every=64, eval_episodes=1,
+                           progress=False, scale_reward=True, save_dir=str(tmp_path / "save"),
+                           log_dir=str(tmp_path / "log"))
+    training = gail_training(config)
+    training.run()
+    assert isinstance(training.reward_learner, ScaledRewardLearner)
+    assert float(training.reward_learner.scaler.count.numpy()) == 64
+    saved = tf_checkpoint_variables(tmp_path / "save")
+    assert any(name.startswith("reward_scaler/") for name in saved)
+    assert any(name.startswith("discriminator/") for name in saved)
