@@ -9,8 +9,9 @@ the first evaluation >= 475, the final evaluation, env steps per second, start-u
 (process wall time minus the training loop: interpreter, TensorFlow import, model building),
 and peak RSS. Training seconds count from the first env step and include graph compilation.
 Also measured: rollout throughput with the policy in the loop, PPO's env steps per second with
-learning on Hopper-v5 beside one Hopper env's raw rate in the same run, each script's `--help`
-wall time, and `make demo` wall time.
+learning on Hopper-v5 beside one Hopper env's raw rate in the same run, the env steps and seconds
+one GAIL run of the MuJoCo table (Hopper-v5, 4 trajectories, seed 0) takes to first reach 0.9
+normalised, each script's `--help` wall time, and `make demo` wall time.
 Writes <out>/bench.json and <out>/bench.md.
 """
 
@@ -196,6 +197,40 @@ def mujoco_throughput(quick: bool, workdir: Path) -> dict:
                                                     / physics["gymnasium_steps_per_second"], 2)}
 
 
+# One GAIL run of the MuJoCo table (experiments/paper.py: Hopper-v5, 4 trajectories, seed 0, its
+# 1M-env-step budget) evaluated every 50k env steps: when it first reaches 0.9 normalised.
+MUJOCO_GAIL_TARGET = 0.9
+MUJOCO_GAIL_NUM_DEMOS = 4
+MUJOCO_GAIL_EVAL_FLAGS = ["--eval-every", "50000", "--eval-episodes", "10"]
+MUJOCO_GAIL_QUICK_FLAGS = ["--total-env-steps", "4096", "--eval-every", "2048", "--eval-episodes", "1"]
+
+
+def first_at_target(evaluations: list[dict], reference: dict[str, float], target: float) -> dict | None:
+    """The first evaluation whose mean return is at least ``target`` on the normalised scale
+    (``reference``: the random policy's return 0, the demonstrations' 1); None if none is."""
+    threshold = reference["random"] + target * (reference["expert"] - reference["random"])
+    return next((record for record in evaluations if record["return_mean"] >= threshold), None)
+
+
+def mujoco_gail_to_target(quick: bool, workdir: Path) -> dict:
+    """Env steps and training seconds for one MuJoCo GAIL run of the table to first reach 0.9
+    normalised (None if it does not within its budget)."""
+    from paper import SETTINGS, reference_returns
+
+    flags = [*SETTINGS[MUJOCO_ENV].gail_flags, "--env", MUJOCO_ENV, "--demo-dir", f"trajectory/{MUJOCO_ENV}",
+             "--num-demos", str(MUJOCO_GAIL_NUM_DEMOS), *MUJOCO_GAIL_EVAL_FLAGS,
+             *(MUJOCO_GAIL_QUICK_FLAGS if quick else [])]
+    run = run_training("run_gail.py", flags, 0, workdir)
+    reference = reference_returns(MUJOCO_ENV)
+    history = json.loads((workdir / "log" / "evaluations.json").read_text())
+    reached = first_at_target(history["evaluations"], reference, MUJOCO_GAIL_TARGET)
+    return {"env": MUJOCO_ENV, "num_demos": MUJOCO_GAIL_NUM_DEMOS, "seed": 0, "target": MUJOCO_GAIL_TARGET,
+            "reference": reference, "env_steps_to_target": reached["step"] if reached else None,
+            "seconds_to_target": round(reached["seconds"], 1) if reached else None,
+            "final_return": run["final_return"], "final_step": run["final_step"],
+            "train_seconds": run["train_seconds"], "env_steps_per_second": run["env_steps_per_second"]}
+
+
 HELP_SCRIPTS = ("run_ppo.py", "sample_trajectory.py", "run_gail.py", "run_behavior_clone.py", "test_policy.py",
                 "export_policy.py", "convert_demos.py")
 
@@ -277,6 +312,16 @@ def markdown(results: dict) -> str:
                      f"env's raw rate measured in the same run ({mujoco['gymnasium_steps_per_second']} steps/s "
                      f"through gymnasium with random actions; MuJoCo's mj_step alone "
                      f"{mujoco['mj_step_steps_per_second']}).")
+    if results.get("mujoco_gail"):
+        gail = results["mujoco_gail"]
+        reached = (f"first reached {gail['target']} normalised at {gail['env_steps_to_target']} env steps, "
+                   f"{gail['seconds_to_target']} s of training" if gail["env_steps_to_target"] is not None
+                   else f"did not reach {gail['target']} normalised")
+        lines.append(f"{gail['env']} GAIL ({gail['num_demos']} trajectories, seed {gail['seed']}, the MuJoCo "
+                     f"table's settings): {reached}; final return {gail['final_return']:.1f} at "
+                     f"{gail['final_step']} env steps ({gail['env_steps_per_second']} env steps/s; normalised "
+                     f"scale: random {gail['reference']['random']:.1f}, demonstrations "
+                     f"{gail['reference']['expert']:.1f}).")
     if results.get("help_seconds"):
         slowest = max(results["help_seconds"], key=results["help_seconds"].get)
         lines.append(f"`--help` (median of {results['help_repeats']} runs per script, interpreter start included): "
@@ -294,7 +339,8 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS),
                         help="comma-separated, from " + ",".join(TASKS))
     parser.add_argument("--no-demo", action="store_true", help="skip timing `make demo`")
-    parser.add_argument("--no-mujoco", action="store_true", help=f"skip the {MUJOCO_ENV} throughput rows")
+    parser.add_argument("--no-mujoco", action="store_true", help=f"skip the {MUJOCO_ENV} rows (throughput, "
+                        "GAIL's time to 0.9)")
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results"), help="output directory")
     args = parser.parse_args()
     seeds = range(1 if args.quick else args.seeds)
@@ -317,6 +363,7 @@ def main() -> None:
         results["rollout_throughput"] = rollout_throughput(5_000 if args.quick else 200_000)
         if not args.no_mujoco:
             results["mujoco"] = mujoco_throughput(args.quick, Path(scratch) / "mujoco")
+            results["mujoco_gail"] = mujoco_gail_to_target(args.quick, Path(scratch) / "mujoco-gail")
     results["help_repeats"] = 1 if args.quick else 5
     results["help_seconds"] = help_seconds(results["help_repeats"])
     results["make_demo_seconds"] = None if args.quick or args.no_demo else make_demo_seconds()

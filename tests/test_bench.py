@@ -28,7 +28,12 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
     assert mujoco["gymnasium_steps_per_second"] > 0 and mujoco["mj_step_steps_per_second"] > 0
     assert mujoco["ppo_fraction_of_gymnasium_rate"] == round(
         mujoco["ppo_steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
+    gail = results["mujoco_gail"]
+    assert (gail["env"], gail["num_demos"], gail["seed"], gail["final_step"]) == ("Hopper-v5", 4, 0, 4096)
+    assert gail["reference"]["expert"] > gail["reference"]["random"]
+    assert (gail["env_steps_to_target"] is None) == (gail["seconds_to_target"] is None)
     assert set(results["help_seconds"]) == {path.name for path in REPO_ROOT.glob("*.py")} - {"gail_suite.py"} and all(
         0 < seconds < 60 for seconds in results["help_seconds"].values())
     table = (tmp_path / "bench.md").read_text()
-    assert "| gail_1_demo | 0 |" in table and "Rollout throughput" in table and "Hopper-v5: PPO with learning" in table and "`--help` (median of 1" in table
+    assert "| gail_1_demo | 0 |" in table and "Rollout throughput" in table and "`--help` (median of 1" in table
+    assert "Hopper-v5: PPO with learning" in table and "Hopper-v5 GAIL (4 trajectories, seed 0" in table

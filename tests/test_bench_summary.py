@@ -116,3 +116,14 @@ def test_run_training_records_the_first_evaluation_at_or_above_475(tmp_path: Pat
     assert record["env_steps_per_second"] == 5_000                                # 20,000 steps / 4 s
     assert record["evaluations"] == [200.0, 475.0, 470.0, 500.0]
     assert record["peak_rss_mb"] > 0
+
+
+def test_first_evaluation_at_the_normalised_target():
+    """Random policy 100, demonstrations 300: 0.9 normalised is a return of 280. The first record
+    at or above it counts (280 itself), not a later, higher one; none above it gives None."""
+    reference = {"random": 100.0, "expert": 300.0}
+    records = [{"step": 1, "return_mean": 279.9}, {"step": 2, "return_mean": 280.0},
+               {"step": 3, "return_mean": 350.0}]
+    assert bench.first_at_target(records, reference, 0.9)["step"] == 2
+    assert bench.first_at_target(records[:1], reference, 0.9) is None
+    assert bench.first_at_target(records, reference, 1.2)["step"] == 3  # 340
