@@ -1,8 +1,8 @@
 """PPO's reward divided by a running standard deviation of the discounted return (run_ppo.py
 --scale-reward for the env reward, run_gail.py --scale-reward for D's): what gymnasium's
-NormalizeReward wrapper and SB3's VecNormalize(norm_reward=True) do, and what rl-zoo3 and CleanRL use on MuJoCo, where a step's
-reward is several units and returns reach thousands, so that the value loss and the learning
-rate tuned on small rewards still fit.
+NormalizeReward wrapper and SB3's VecNormalize(norm_reward=True) do, and what rl-zoo3 and CleanRL
+use on MuJoCo, where a step's reward is several units and returns reach thousands, so that the
+value loss and the learning rate tuned on small rewards still fit.
 
 Written here rather than taken from the gymnasium wrapper because the statistics are part of the
 run's state: they are checkpointed with it (a resumed run scales as the uninterrupted one would),
