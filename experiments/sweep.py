@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, TypeVar
@@ -200,6 +201,10 @@ class RayExecutor:
 T = TypeVar("T")
 
 
+class RunSkipped(Exception):
+    """A queued run that was not started: another one failed, or Ctrl-C came."""
+
+
 def run_all(execute: Callable[[T], dict], items: Iterable[T], workers: int,
             report: Callable[[dict, int, int], None]) -> list[dict]:
     """``execute`` every item, ``workers`` at a time (threads: the work is in subprocesses or
@@ -208,13 +213,30 @@ def run_all(execute: Callable[[T], dict], items: Iterable[T], workers: int,
     same Ctrl-C and save their checkpoints) and raises."""
     items = list(items)
     results = []
+    stopping = threading.Event()
+
+    def execute_unless_stopping(item: T) -> dict:
+        # Checked by the worker itself: a worker whose run just failed (on Ctrl-C, exit 130) takes
+        # the next queued item at once, before the main thread has cancelled it (seen on
+        # `make paper-mujoco`: Ctrl-C started the next run in two runners of three).
+        if stopping.is_set():
+            raise RunSkipped
+        try:
+            return execute(item)
+        except BaseException:
+            stopping.set()
+            raise
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(execute, item) for item in items]
+        futures = [pool.submit(execute_unless_stopping, item) for item in items]
         try:
             for future in concurrent.futures.as_completed(futures):
+                if isinstance(future.exception(), RunSkipped):
+                    continue  # the run that failed is still to come, and is raised
                 results.append(future.result())
                 report(results[-1], len(results), len(items))
         except BaseException:
+            stopping.set()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return results

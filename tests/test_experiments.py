@@ -325,6 +325,24 @@ def test_an_attempt_that_cannot_resume_is_run_again_from_scratch(tmp_path):
     assert not result["resumed"] and result["final_return"] > 0
 
 
+def test_a_failed_run_is_what_run_all_raises_not_the_runs_it_skipped():
+    """Several workers: the runs queued behind a failure are skipped, and the failure itself (not
+    a skipped run) is raised, with every run that had started before it finished."""
+    import threading
+
+    first_failed = threading.Event()
+
+    def execute(item):
+        if item == 0:
+            first_failed.set()
+            raise sweep.RunFailed("run_gail.py ... exited with 1", 1)
+        first_failed.wait(10)
+        return {"item": item}
+
+    with pytest.raises(sweep.RunFailed, match="exited with 1"):
+        sweep.run_all(execute, range(20), workers=3, report=lambda *_: None)
+
+
 @pytest.mark.parametrize("stop", ["a failed run", "Ctrl-C"])
 def test_run_all_starts_no_further_run_after_a_failure_or_ctrl_c(stop):
     """Ctrl-C on `make paper-mujoco` reaches the runs under way (they save their checkpoints) and
