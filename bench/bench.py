@@ -208,8 +208,9 @@ MUJOCO_GAIL_QUICK_FLAGS = ["--total-env-steps", "4096", "--eval-every", "2048", 
 def first_at_target(evaluations: list[dict], reference: dict[str, float], target: float) -> dict | None:
     """The first evaluation whose mean return is at least ``target`` on the normalised scale
     (``reference``: the random policy's return 0, the demonstrations' 1); None if none is."""
-    threshold = reference["random"] + target * (reference["expert"] - reference["random"])
-    return next((record for record in evaluations if record["return_mean"] >= threshold), None)
+    from paper import normalised
+
+    return next((record for record in evaluations if normalised(record["return_mean"], reference) >= target), None)
 
 
 def mujoco_gail_to_target(quick: bool, workdir: Path) -> dict:
