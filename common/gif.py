@@ -67,6 +67,7 @@ def replay_frames(env_id: str, seed: int, actions: np.ndarray) -> tuple[np.ndarr
         with warnings.catch_warnings():  # e.g. "rgb_array is not in the possible render modes": said below
             warnings.simplefilter("ignore")
             envs = make_vec_env(env_id, 1, render=True)
+        follow_the_body(envs)
         render_fps = envs.metadata.get("render_fps")
         frame_every, _, _ = gif_timing(render_fps)
         envs.reset(seed=seed)
@@ -84,6 +85,25 @@ def replay_frames(env_id: str, seed: int, actions: np.ndarray) -> tuple[np.ndarr
         if envs is not None:
             envs.close()
     return np.stack(frames), render_fps
+
+
+def follow_the_body(envs: gym.vector.VectorEnv) -> None:
+    """Point a MuJoCo env's renderer at its model's "track" camera where its default camera follows
+    no body; other envs are left as they are.
+
+    gymnasium renders MuJoCo envs through a free camera set by each env's DEFAULT_CAMERA_CONFIG.
+    Hopper's and Walker2d's follow the torso (trackbodyid); HalfCheetah-v5's follows nothing, so the
+    cheetah runs out of the frame within seconds. Its model's "track" camera follows the centre of
+    mass (mode="trackcom") from the side, as Hopper's and Walker2d's own do."""
+    for env in getattr(envs, "envs", ()):
+        renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+        if renderer is None or renderer.camera_id != -1 or "trackbodyid" in (renderer.default_cam_config or {}):
+            continue
+        import mujoco  # only MuJoCo envs get here
+
+        track_camera_id = mujoco.mj_name2id(renderer.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+        if track_camera_id != -1:
+            renderer.camera_id = track_camera_id
 
 
 def rgb_frame(rendered: object, env_id: str) -> np.ndarray:

@@ -49,6 +49,8 @@ from common.files import atomic_write_bytes  # noqa: E402
 from sweep import Executor, RunFailed, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
 
 RANDOM_EPISODES = 100
+# The README's side-by-side GIFs show the first seconds of each episode: the gaits, not the whole run.
+SIDE_BY_SIDE_SECONDS = 10
 QUICK_GAIL_FLAGS = ("--total-env-steps", "2048", "--eval-every", "1024", "--eval-episodes", "2")
 QUICK_BC_FLAGS = ("--epochs", "4", "--eval-every", "2", "--eval-episodes", "2")
 
@@ -534,11 +536,39 @@ def record_gifs(args: argparse.Namespace) -> None:
             if missing:
                 raise UsageError(f"{', '.join(missing)}: no policy yet (python experiments/paper.py experts / run "
                                  f"--suite {args.suite})")
+            gifs = {algo: out / "gifs" / f"{algo}-{env}.gif" for algo in model_dirs}
             for algo, model_dir in model_dirs.items():
                 subprocess.run([sys.executable, "test_policy.py", "--env", env, "--algos", algo,
                                 "--model-dir", str(model_dir), "--episodes", "1", "--num-envs", "1",
-                                "--record", str(out / "gifs" / f"{algo}-{env}.gif"), "--log-dir", scratch],
+                                "--record", str(gifs[algo]), "--log-dir", scratch],
                                cwd=REPO_ROOT, check=True)
+            write_side_by_side(list(gifs.values()), out / "gifs" / f"side-by-side-{env}.gif")
+
+
+def side_by_side(clips: list[np.ndarray], num_frames: int, stride: int) -> np.ndarray:
+    """The first ``num_frames`` frames of each clip [F_i, H, W, 3] next to each other, every
+    ``stride``-th pixel: [num_frames, H/stride, sum of W_i/stride, 3]. A clip that ends sooner (an
+    episode that fell) holds its last frame."""
+    held = [clip[np.minimum(np.arange(num_frames), len(clip) - 1)] for clip in clips]
+    return np.concatenate(held, axis=2)[:, ::stride, ::stride]
+
+
+def write_side_by_side(gifs: list[Path], path: Path) -> None:
+    """The README's GIF of an env: the expert, GAIL and BC episodes of ``gifs``, left to right, for
+    their first SIDE_BY_SIDE_SECONDS, at a quarter of MuJoCo's resolution (a few hundred kB where
+    the three whole episodes take a few MB)."""
+    import imageio.v3 as iio
+    from PIL import Image, ImageSequence
+
+    clips = [iio.imread(gif) for gif in gifs]
+    # The same env's GIFs share their frame timing; the longest has a delay for every frame shown.
+    longest_gif = max(zip(gifs, clips), key=lambda gif_and_clip: len(gif_and_clip[1]))[0]
+    with Image.open(longest_gif) as longest:
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(longest)]
+    num_frames = min(len(durations), int(np.searchsorted(np.cumsum(durations), SIDE_BY_SIDE_SECONDS * 1000.0)) + 1)
+    frames = side_by_side(clips, num_frames, stride=2)
+    durations = durations[:num_frames]
+    atomic_write_bytes(path, iio.imwrite("<bytes>", list(frames), extension=".gif", duration=durations, loop=0))
 
 
 def reward_variants() -> list[tuple[str, ...]]:

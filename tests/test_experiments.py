@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
@@ -95,6 +96,15 @@ def test_gifs_before_the_runs_exist_is_a_one_line_usage_error(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {tmp_path}/runs/CartPole-v1/gail/n10_seed0/model, ") and "\n" not in error
     assert not (tmp_path / "gifs").exists()
+
+
+def test_side_by_side_holds_a_short_clips_last_frame_and_keeps_every_other_pixel():
+    expert = np.arange(3 * 2 * 4 * 3, dtype=np.uint8).reshape(3, 2, 4, 3)  # 3 frames of 2 x 4 pixels
+    fallen = np.full((1, 2, 2, 3), 200, np.uint8)  # one frame: an episode that ended at once
+    frames = paper.side_by_side([expert, fallen], num_frames=2, stride=2)
+    assert frames.shape == (2, 1, 3, 3) and frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames[1, 0, :2], expert[1, 0, ::2])
+    np.testing.assert_array_equal(frames[:, 0, 2], np.full((2, 3), 200))
 
 
 def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_paper_local):

@@ -86,9 +86,30 @@ def test_the_mujoco_paper_experiment_runs_quick(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "experiments/paper.py", "gifs", "--suite", "mujoco", "--envs", "Hopper-v5",
                     "--out", str(tmp_path)], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
     assert sorted(path.name for path in (tmp_path / "gifs").iterdir()) == [
-        "bc-Hopper-v5.gif", "gail-Hopper-v5.gif", "ppo-Hopper-v5.gif"]
+        "bc-Hopper-v5.gif", "gail-Hopper-v5.gif", "ppo-Hopper-v5.gif", "side-by-side-Hopper-v5.gif"]
     for gif in (tmp_path / "gifs").iterdir():
         assert gif.read_bytes()[:6] == b"GIF89a", gif
+    with Image.open(tmp_path / "gifs" / "side-by-side-Hopper-v5.gif") as image:
+        assert image.size == (3 * 120, 120)  # expert, GAIL and BC at a quarter of MuJoCo's 480 x 480
+
+
+def test_a_mujoco_env_whose_camera_follows_no_body_is_recorded_by_its_tracking_camera() -> None:
+    """HalfCheetah-v5's default camera stays put (the cheetah leaves the frame within seconds); its
+    model's "track" camera follows it. Hopper's default camera already follows the torso."""
+    from common.envs import make_vec_env
+    from common.gif import follow_the_body
+
+    camera_ids = {}
+    for env_id in ("HalfCheetah-v5", "Hopper-v5"):
+        envs = make_vec_env(env_id, 1, render=True)
+        follow_the_body(envs)
+        renderer = envs.envs[0].unwrapped.mujoco_renderer
+        track = mujoco.mj_name2id(renderer.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+        camera_ids[env_id] = (renderer.camera_id, track)
+        envs.close()
+    half_cheetah_camera, half_cheetah_track = camera_ids["HalfCheetah-v5"]
+    assert half_cheetah_camera == half_cheetah_track != -1
+    assert camera_ids["Hopper-v5"][0] == -1  # the free camera, which follows the torso
 
 
 def test_mujocos_warning_about_gymnasiums_own_half_cheetah_model_is_not_printed(capfd) -> None:
