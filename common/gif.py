@@ -88,16 +88,15 @@ def replay_frames(env_id: str, seed: int, actions: np.ndarray) -> tuple[np.ndarr
 
 
 def follow_the_body(envs: gym.vector.VectorEnv) -> None:
-    """Point a MuJoCo env's renderer at its model's "track" camera where its default camera follows
-    no body; other envs are left as they are.
+    """Point a MuJoCo env's renderer at its model's "track" camera, which follows the body's centre
+    of mass (mode="trackcom"); other envs, and a camera the user chose, are left as they are.
 
-    gymnasium renders MuJoCo envs through a free camera set by each env's DEFAULT_CAMERA_CONFIG.
-    Hopper's and Walker2d's follow the torso (trackbodyid); HalfCheetah-v5's follows nothing, so the
-    cheetah runs out of the frame within seconds. Its model's "track" camera follows the centre of
-    mass (mode="trackcom") from the side, as Hopper's and Walker2d's own do."""
+    gymnasium renders MuJoCo envs through a free camera set by each env's DEFAULT_CAMERA_CONFIG; its
+    "trackbodyid" only takes effect on a tracking camera, so the free camera stays where the
+    episode began and the Hopper, the walker and the cheetah leave the frame within seconds."""
     for env in getattr(envs, "envs", ()):
         renderer = getattr(env.unwrapped, "mujoco_renderer", None)
-        if renderer is None or renderer.camera_id != -1 or "trackbodyid" in (renderer.default_cam_config or {}):
+        if renderer is None or renderer.camera_id != -1:
             continue
         import mujoco  # only MuJoCo envs get here
 

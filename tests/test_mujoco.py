@@ -4,6 +4,7 @@ budgets: PPO, sampling, GAIL, BC and test_policy with fidelity and a GIF rendere
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mujoco
@@ -93,23 +94,46 @@ def test_the_mujoco_paper_experiment_runs_quick(tmp_path: Path) -> None:
         assert image.size == (3 * 120, 120)  # expert, GAIL and BC at a quarter of MuJoCo's 480 x 480
 
 
-def test_a_mujoco_env_whose_camera_follows_no_body_is_recorded_by_its_tracking_camera() -> None:
-    """HalfCheetah-v5's default camera stays put (the cheetah leaves the frame within seconds); its
-    model's "track" camera follows it. Hopper's default camera already follows the torso."""
-    from common.envs import make_vec_env
-    from common.gif import follow_the_body
-
-    camera_ids = {}
-    for env_id in ("HalfCheetah-v5", "Hopper-v5"):
+# Run in a child process without TensorFlow: MuJoCo's EGL renderer and TensorFlow cannot share one
+# (common/gif.py). It counts the robot's pixels (orange-brown: red well above green, green above
+# blue; the floor is grey-green and white, the sky grey or blue) with the robot at x = 0 and at 10 m.
+ROBOT_PIXELS_NEAR_AND_FAR = """
+import json, sys
+from common.envs import make_vec_env
+from common.gif import follow_the_body
+counts = {}
+for env_id in sys.argv[1:]:
+    for follow in (False, True):
         envs = make_vec_env(env_id, 1, render=True)
-        follow_the_body(envs)
-        renderer = envs.envs[0].unwrapped.mujoco_renderer
-        track = mujoco.mj_name2id(renderer.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
-        camera_ids[env_id] = (renderer.camera_id, track)
+        if follow:
+            follow_the_body(envs)
+        env = envs.envs[0].unwrapped
+        envs.reset(seed=0)
+        for x in (0.0, 10.0):
+            qpos = env.data.qpos.copy()
+            qpos[0] = x
+            env.set_state(qpos, env.data.qvel.copy())
+            red, green, blue = envs.render()[0].astype(int).transpose(2, 0, 1)
+            counts[f"{env_id} {follow} {x}"] = int(((red > green + 40) & (green > blue)).sum())
         envs.close()
-    half_cheetah_camera, half_cheetah_track = camera_ids["HalfCheetah-v5"]
-    assert half_cheetah_camera == half_cheetah_track != -1
-    assert camera_ids["Hopper-v5"][0] == -1  # the free camera, which follows the torso
+print(json.dumps(counts))
+"""
+
+
+def test_mujoco_recordings_follow_the_robot() -> None:
+    """gymnasium's default (free) camera stays where the episode began (its "trackbodyid" acts only
+    on a tracking camera), so the robot leaves the frame within seconds; with each model's "track"
+    camera (follow_the_body, which replay_frames uses) it stays in view 10 m further on."""
+    import subprocess
+    import sys
+
+    envs = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5")
+    child = subprocess.run([sys.executable, "-c", ROBOT_PIXELS_NEAR_AND_FAR, *envs], cwd=REPO_ROOT,
+                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True, check=True)
+    counts = json.loads(child.stdout.strip().splitlines()[-1])
+    for env_id in envs:
+        assert counts[f"{env_id} False 0.0"] >= 50 and counts[f"{env_id} False 10.0"] == 0, counts
+        assert counts[f"{env_id} True 10.0"] >= max(50, counts[f"{env_id} True 0.0"] // 2), counts
 
 
 def test_mujocos_warning_about_gymnasiums_own_half_cheetah_model_is_not_printed(capfd) -> None:
