@@ -334,7 +334,9 @@ def finished_result(spec: RunSpec, out: Path, quick: bool, fresh: bool = False) 
         previous = {key: value for key, value in previous.items() if key != "reused"}
         previous.update(kept_best_policy(run_dir))
         atomic_write_bytes(run_dir / "result.json", json.dumps(previous, indent=1).encode())
-    return {**previous, "reused": True}
+    # Recorded as ``spec``'s run: a variant's run copied here once its flags became the env's
+    # setting computed the same thing, but its record still names the variant.
+    return {**previous, **dataclasses.asdict(spec), "label": spec.label, "reused": True}
 
 
 def kept_best_policy(run_dir: Path) -> dict:

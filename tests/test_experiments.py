@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -240,6 +241,22 @@ def test_a_finished_run_recorded_at_another_location_is_reused(tmp_path):
     (tmp_path / "result.json").write_text(json.dumps({"command": elsewhere[:3] + ["Acrobot-v1"] + elsewhere[4:],
                                                       "config": {**config, "env": "Acrobot-v1"}}))
     assert paper.reusable_result(tmp_path, command, fresh=False) is None  # but not another run
+
+
+def test_a_variant_run_whose_flags_became_the_setting_is_reused_as_the_papers_run(tmp_path):
+    """A variant study's run copied into the paper's run directory once its flags became the env's
+    setting computed the same thing: it is reused, and recorded as the paper's run."""
+    spec = paper.RunSpec("CartPole-v1", "gail", 1, 0)
+    command = spec.command(tmp_path, quick=True)
+    variant = paper.RunSpec("CartPole-v1", "gail", 1, 0, ("--scale-reward",))
+    spec.directory(tmp_path).mkdir(parents=True)
+    (spec.directory(tmp_path) / "result.json").write_text(json.dumps({
+        **dataclasses.asdict(variant), "label": variant.label, "command": command,
+        "config": paper.resolved_config(command), "final_return": 500.0,
+        "final_fidelity": {"energy_distance": 0.3}, "best_return": 500.0}))
+    result = paper.finished_result(spec, tmp_path, quick=True)
+    assert result["reused"] and result["final_return"] == 500.0
+    assert (tuple(result["variant"]), result["label"]) == ((), "gail")
 
 
 class RecordingExecutor:
