@@ -108,6 +108,29 @@ def test_side_by_side_holds_a_short_clips_last_frame_and_keeps_every_other_pixel
     np.testing.assert_array_equal(frames[:, 0, 2], np.full((2, 3), 200))
 
 
+def test_the_side_by_side_gif_keeps_real_time_with_fewer_frames(tmp_path, monkeypatch):
+    """Frames of 20-30 ms (a 125 fps env, every 3rd step) are merged in threes, each shown for the
+    three it stands for; the GIF ends after SIDE_BY_SIDE_SECONDS; the shorter episode holds its end."""
+    import imageio.v3 as iio
+    from PIL import Image, ImageSequence
+
+    monkeypatch.setattr(paper, "SIDE_BY_SIDE_SECONDS", 0.2)
+    durations = [20, 30, 20, 30, 20] * 4  # 500 ms in all
+    gifs = []
+    for name, num_frames in (("expert", 20), ("gail", 4)):
+        frames = [np.full((4, 4, 3), 10 * index, np.uint8) for index in range(num_frames)]
+        gifs.append(tmp_path / f"{name}.gif")
+        gifs[-1].write_bytes(iio.imwrite("<bytes>", frames, extension=".gif", duration=durations[:num_frames], loop=0))
+    paper.write_side_by_side(gifs, tmp_path / "side.gif")
+    with Image.open(tmp_path / "side.gif") as image:
+        shown = [frame.info["duration"] for frame in ImageSequence.Iterator(image)]
+        assert image.size == (4, 2)
+    # 20, 30, 20 | 30, 20, 20 | 30, 20, 30 ms: frames 0-8, the last one ending at 220 >= 200 ms.
+    assert shown == [70, 70, 80]
+    side = iio.imread(tmp_path / "side.gif")
+    assert side[2, 0, 0, 0] == 60 and side[2, 0, 2, 0] == 30  # the expert's frame 6; GAIL's last, frame 3
+
+
 def test_quick_experiment_writes_table_figure_and_reuses_finished_runs(quick_paper_local):
     out = quick_paper_local  # the quick sweep, run once for this test and the Ray one
     command = [sys.executable, "experiments/paper.py", "run", "--quick", "--out", str(out)]
