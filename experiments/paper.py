@@ -416,9 +416,13 @@ def markdown_table(rows: list[dict], references: dict[str, dict[str, float]]) ->
              "| BC return | BC energy distance (worst) | BC best policy normalised (worst) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     by_key = {(row["env"], row["algo"], row["num_trajectories"]): row for row in rows}
+    most_seeds = max((row["seeds"] for row in rows), default=0)
     for env, num in sorted({(row["env"], row["num_trajectories"]) for row in rows},
                            key=lambda key: (list(SETTINGS).index(key[0]), key[1])):
-        cells = [env, f"{references[env]['expert']:.1f} / {references[env]['random']:.1f}", str(num)]
+        # A cell still being filled says so: its "worst seed" is the worst of fewer seeds.
+        seeds = min(by_key[(env, algo, num)]["seeds"] for algo in ("gail", "bc") if (env, algo, num) in by_key)
+        cells = [env, f"{references[env]['expert']:.1f} / {references[env]['random']:.1f}",
+                 str(num) if seeds == most_seeds else f"{num} ({seeds} of {most_seeds} seeds)"]
         for algo in ("gail", "bc"):
             row = by_key.get((env, algo, num))
             cells += (["-", "-", "-", "-"] if row is None else

@@ -52,6 +52,15 @@ def test_summary_rows_average_over_seeds_and_keep_the_worst():
     assert "| 0.300 (0.600) | 0.75 (0.25) | - | - | - | - |" in paper.markdown_table([row], references)
 
 
+def test_a_cell_with_fewer_seeds_than_the_others_says_so_in_the_table():
+    references = {"CartPole-v1": {"expert": 500.0, "random": 23.4}}
+    results = [{"env": "CartPole-v1", "algo": algo, "num_trajectories": num, "seed": seed, "final_return": 500.0}
+               for algo in ("gail", "bc") for num, seeds in ((1, 3), (4, 1)) for seed in range(seeds)]
+    table = paper.markdown_table(paper.summarise(results, references), references)
+    assert "| CartPole-v1 | 500.0 / 23.4 | 1 | 1.00" in table
+    assert "| CartPole-v1 | 500.0 / 23.4 | 4 (1 of 3 seeds) | 1.00" in table
+
+
 def test_kept_best_policy_reads_the_evaluation_that_kept_it(tmp_path):
     assert paper.kept_best_policy(tmp_path) == {"best_step": None, "best_return": None, "best_fidelity": None}
     (tmp_path / "model" / "best").mkdir(parents=True)
