@@ -197,6 +197,10 @@ class RunSpec:
         """"gail", "bc", or the variant's flags, e.g. "--reward logit --no-absorbing"."""
         return " ".join(self.variant) if self.variant else self.algo
 
+    def record(self) -> dict:
+        """What names this run in its result record: its fields and label."""
+        return {**dataclasses.asdict(self), "label": self.label}
+
     def directory(self, out: Path) -> Path:
         name = "_".join([self.algo, *(flag.lstrip("-") for flag in self.variant)])
         return out / "runs" / self.env / name / f"n{self.num_trajectories}_seed{self.seed}"
@@ -298,7 +302,7 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
         seconds = executor.run([(command, "output.txt")], run_dir)
     log = json.loads((run_dir / "log" / "evaluations.json").read_text())
     evaluations = log["evaluations"]
-    result = {**dataclasses.asdict(spec), "label": spec.label, "final_return": evaluations[-1]["return_mean"],
+    result = {**spec.record(), "final_return": evaluations[-1]["return_mean"],
               "final_return_std": evaluations[-1]["return_std"], "final_fidelity": evaluations[-1].get("fidelity"),
               **kept_best_policy(run_dir),
               # A resumed run's training clock went on across its attempts (the lost minutes excepted).
@@ -336,7 +340,7 @@ def finished_result(spec: RunSpec, out: Path, quick: bool, fresh: bool = False) 
         atomic_write_bytes(run_dir / "result.json", json.dumps(previous, indent=1).encode())
     # Recorded as ``spec``'s run: a variant's run copied here once its flags became the env's
     # setting computed the same thing, but its record still names the variant.
-    return {**previous, **dataclasses.asdict(spec), "label": spec.label, "reused": True}
+    return {**previous, **spec.record(), "reused": True}
 
 
 def kept_best_policy(run_dir: Path) -> dict:
