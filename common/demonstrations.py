@@ -16,6 +16,7 @@ never leaves a half-written set. Loading checks everything and raises a one-line
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import sys
 import os
@@ -201,6 +202,22 @@ def restore_interrupted_replacement(directory: Path) -> None:
     shutil.rmtree(newest.parent, ignore_errors=True)
     print(f"note: {directory}: a replacement of this demonstration set was interrupted; the previous set "
           "is back in place", file=sys.stderr)
+
+
+def demo_set_digest(directory: str | Path) -> str | None:
+    """The SHA-256 of a demonstration set's files (their names and bytes, metadata included), hex;
+    None if ``directory`` holds no set. Two sets with the same digest hold the same episodes: what
+    lets an experiment reuse a finished run only while the demonstrations it learnt from are the
+    ones on disk (retraining an expert rewrites them under the same path)."""
+    directory = Path(directory)
+    names = [*(f"{name}.npy" for name in ARRAY_FILES), METADATA_FILE]
+    if not all((directory / name).is_file() for name in names):
+        return None
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode() + b"\0")
+        digest.update((directory / name).read_bytes())
+    return digest.hexdigest()
 
 
 def _load_array(path: Path) -> np.ndarray:

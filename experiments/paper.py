@@ -261,7 +261,22 @@ def reusable_result(run_dir: Path, command: list[str], fresh: bool, required: tu
         return None
     if not computes_the_same(ran_with, command):
         return None
+    # The same flags on other demonstrations (an expert retrained, its set sampled again under the
+    # same path) are another run.
+    if previous.get("demos_sha256") != demos_digest(command):
+        return None
     return {**previous, "config": ran_with, "reused": True}
+
+
+def demos_digest(command: list[str]) -> str | None:
+    """The digest of the demonstration set ``command`` learns from (its --demo-dir, from the
+    repository's root; common.demonstrations.demo_set_digest), recorded in each run's result; None
+    for a command without one."""
+    from common.demonstrations import demo_set_digest  # loads TensorFlow, which --help need not wait for
+
+    if "--demo-dir" not in command:
+        return None
+    return demo_set_digest(REPO_ROOT / command[command.index("--demo-dir") + 1])
 
 
 def computes_the_same(ran_with: dict, command: list[str]) -> bool:
@@ -288,6 +303,7 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
     previous = finished_result(spec, out, quick, fresh)
     if previous is not None:
         return previous
+    demos_sha256 = demos_digest(command)
     resumed = not fresh and executor.continues_interrupted_runs and interrupted_attempt(run_dir, command)
     seconds = None
     if resumed:
@@ -307,7 +323,7 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
               **kept_best_policy(run_dir),
               # A resumed run's training clock went on across its attempts (the lost minutes excepted).
               "wall_seconds": round(log["train_seconds"] if resumed else seconds, 1), "resumed": resumed,
-              "command": command, "config": json.loads((run_dir / "model" / "config.json").read_text())}
+              "command": command, "demos_sha256": demos_sha256, "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
 

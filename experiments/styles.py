@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO_ROOT / "experiments"))
 
 from common.errors import UsageError, cli_main  # noqa: E402
 from common.files import atomic_write_bytes  # noqa: E402
-from paper import SETTINGS, reusable_result  # noqa: E402
+from paper import SETTINGS, demos_digest, reusable_result  # noqa: E402
 from sweep import Executor, add_executor_flags, make_executor, positive_int, run_all  # noqa: E402
 from style_experts import STYLES, Style, record_style  # noqa: E402
 
@@ -146,11 +146,12 @@ def execute(run: StyleRun, out: Path, quick: bool, fresh: bool, executor: Execut
     previous = reusable_result(run_dir, command, fresh)
     if previous is not None:
         return previous
+    demos_sha256 = demos_digest(command)
     train_seconds = executor.run([(command, "output.txt"),
                                   (run.evaluate_command(out, eval_episodes), "evaluate_output.txt")], run_dir)
     evaluation = json.loads((run_dir / "style_eval.json").read_text())
     result = {**dataclasses.asdict(run), **evaluation, "wall_seconds": round(train_seconds, 1), "command": command,
-              "config": json.loads((run_dir / "model" / "config.json").read_text())}
+              "demos_sha256": demos_sha256, "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
 

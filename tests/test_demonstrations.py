@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gymnasium.spaces import Discrete
 
-from common.demonstrations import Demonstrations, load_demonstrations, save_demonstrations
+from common.demonstrations import Demonstrations, demo_set_digest, load_demonstrations, save_demonstrations
 from common.envs import EnvSpec
 from common.errors import UsageError
 
@@ -38,6 +38,20 @@ def test_round_trip_keeps_arrays_dtypes_and_metadata(tmp_path):
     assert loaded.env_id == "CartPole-v1"
     assert loaded.metadata["policy_dir"] == "somewhere"
     assert loaded.metadata["num_episodes"] == 2 and loaded.metadata["num_pairs"] == 5
+
+
+def test_the_digest_names_the_sets_content_not_its_place(tmp_path):
+    demos = make_demos()
+    save_demonstrations(demos, tmp_path / "a")
+    save_demonstrations(demos, tmp_path / "b")
+    digest = demo_set_digest(tmp_path / "a")
+    assert len(digest) == 64 and digest == demo_set_digest(tmp_path / "b")
+    demos.observations[4, 0] += 1.0  # one number of one pair
+    save_demonstrations(demos, tmp_path / "b", overwrite=True)
+    assert demo_set_digest(tmp_path / "b") != digest
+    assert demo_set_digest(tmp_path / "missing") is None
+    (tmp_path / "a" / "actions.npy").unlink()
+    assert demo_set_digest(tmp_path / "a") is None
 
 
 def test_first_episodes_slices_along_boundaries():

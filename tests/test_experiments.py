@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from common.demonstrations import load_demonstrations, save_demonstrations
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "experiments"))
@@ -207,7 +208,7 @@ def test_a_reused_result_gains_its_best_policy_score_without_running_again(tmp_p
     (run_dir / "log" / "evaluations.json").write_text(json.dumps({"evaluations": [
         {"step": 2048, "return_mean": 480.0, "fidelity": None}, {"step": 4096, "return_mean": 200.0}]}))
     (run_dir / "result.json").write_text(json.dumps({"command": command, "final_return": 200.0, "final_fidelity": {
-        "energy_distance": 1.0}, "config": paper.resolved_config(command)}))
+        "energy_distance": 1.0}, "config": paper.resolved_config(command), "demos_sha256": paper.demos_digest(command)}))
 
     class NoRuns:
         def run(self, *args):
@@ -275,6 +276,23 @@ def test_a_finished_run_recorded_at_another_location_is_reused(tmp_path):
     assert paper.reusable_result(tmp_path, command, fresh=False) is None  # but not another run
 
 
+def test_a_finished_run_is_not_reused_once_its_demonstrations_were_replaced(tmp_path):
+    """Retraining an expert rewrites its demonstrations under the same --demo-dir: the runs that
+    learnt from the old set are other runs, whatever their flags."""
+    demo_dir = tmp_path / "demos"
+    demos = load_demonstrations(paper.REPO_ROOT / "trajectory" / "CartPole-v1")
+    save_demonstrations(demos, demo_dir)
+    command = ["run_gail.py", "--env", "CartPole-v1", "--demo-dir", str(demo_dir), "--save-dir",
+               str(tmp_path / "model"), "--log-dir", str(tmp_path / "log")]
+    result = {"command": command, "config": paper.resolved_config(command)}
+    (tmp_path / "result.json").write_text(json.dumps({**result, "demos_sha256": paper.demos_digest(command)}))
+    assert paper.reusable_result(tmp_path, command, fresh=False)["reused"]
+    save_demonstrations(demos.episodes(1, demos.num_episodes), demo_dir, overwrite=True)  # resampled
+    assert paper.reusable_result(tmp_path, command, fresh=False) is None
+    (tmp_path / "result.json").write_text(json.dumps(result))  # a record that does not say
+    assert paper.reusable_result(tmp_path, command, fresh=False) is None
+
+
 def test_a_variant_run_whose_flags_became_the_setting_is_reused_as_the_papers_run(tmp_path):
     """A variant study's run copied into the paper's run directory once its flags became the env's
     setting computed the same thing: it is reused, and recorded as the paper's run."""
@@ -284,7 +302,7 @@ def test_a_variant_run_whose_flags_became_the_setting_is_reused_as_the_papers_ru
     spec.directory(tmp_path).mkdir(parents=True)
     (spec.directory(tmp_path) / "result.json").write_text(json.dumps({
         **dataclasses.asdict(variant), "label": variant.label, "command": command,
-        "config": paper.resolved_config(command), "final_return": 500.0,
+        "config": paper.resolved_config(command), "demos_sha256": paper.demos_digest(command), "final_return": 500.0,
         "final_fidelity": {"energy_distance": 0.3}, "best_return": 500.0}))
     result = paper.finished_result(spec, tmp_path, quick=True)
     assert result["reused"] and result["final_return"] == 500.0
