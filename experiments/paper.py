@@ -330,7 +330,8 @@ def execute(spec: RunSpec, out: Path, quick: bool, fresh: bool, executor: Execut
               **kept_best_policy(run_dir),
               # A resumed run's training clock went on across its attempts (the lost minutes excepted).
               "wall_seconds": round(log["train_seconds"] if resumed else seconds, 1), "resumed": resumed,
-              "command": command, "demos_sha256": demos_sha256, "config": json.loads((run_dir / "model" / "config.json").read_text())}
+              "command": command, "demos_sha256": demos_sha256,
+              "config": json.loads((run_dir / "model" / "config.json").read_text())}
     atomic_write_bytes(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return {**result, "reused": False}
 

@@ -207,8 +207,9 @@ def test_a_reused_result_gains_its_best_policy_score_without_running_again(tmp_p
     (run_dir / "model" / "best" / "best.json").write_text(json.dumps({"step": 2048}))
     (run_dir / "log" / "evaluations.json").write_text(json.dumps({"evaluations": [
         {"step": 2048, "return_mean": 480.0, "fidelity": None}, {"step": 4096, "return_mean": 200.0}]}))
-    (run_dir / "result.json").write_text(json.dumps({"command": command, "final_return": 200.0, "final_fidelity": {
-        "energy_distance": 1.0}, "config": paper.resolved_config(command), "demos_sha256": paper.demos_digest(command)}))
+    (run_dir / "result.json").write_text(json.dumps({
+        "command": command, "final_return": 200.0, "final_fidelity": {"energy_distance": 1.0},
+        "config": paper.resolved_config(command), "demos_sha256": paper.demos_digest(command)}))
 
     class NoRuns:
         def run(self, *args):
