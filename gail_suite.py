@@ -41,7 +41,7 @@ from common.checkpoints import load_actor_critic, policy_dir  # noqa: E402
 from common.config import resolve_config  # noqa: E402
 from common.demo_formats import from_arrays, from_minari, load_arrays, to_minari  # noqa: E402
 from common.demonstrations import (METADATA_FILE, Demonstrations,  # noqa: E402,F401
-                                   demonstrations_from_episodes, describe_fidelity_reference,
+                                   demo_set_digest, demonstrations_from_episodes, describe_fidelity_reference,
                                    save_demonstrations)
 from common.demonstrations import load_demonstrations as _load_demonstrations  # noqa: E402
 from common.envs import EnvSpec, make_vec_env, probe_env_spec  # noqa: E402
@@ -125,7 +125,8 @@ def gail_training(config: GailRunConfig) -> OnPolicyTraining:
         reward_learner = ScaledRewardLearner(reward_learner, scaler)
         trackables["reward_scaler"] = scaler  # checkpointed with the run, as PPO's is
     training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",
-                                reward_learner=reward_learner, fidelity_demos=fidelity_demos, **trackables)
+                                reward_learner=reward_learner, fidelity_demos=fidelity_demos,
+                                demos_sha256=demo_set_digest(config.demo_dir), **trackables)
     print(f"imitating {demos.num_episodes} expert episodes ({demos.describe_pairs()}, "
           f"expert return {demos.episode_returns.mean():.1f}) from {config.demo_dir}; "
           + describe_fidelity_reference(fidelity_demos, held_out))
@@ -139,7 +140,7 @@ def gail_training(config: GailRunConfig) -> OnPolicyTraining:
 def behavior_clone_training(config: BehaviorCloneRunConfig) -> BehaviorCloneTraining:
     """The behavioural-cloning run ``config`` describes, ready to ``run()``."""
     _, model, demos, fidelity_demos, held_out = _imitation_start(config)
-    training = BehaviorCloneTraining(config, model, demos, fidelity_demos)
+    training = BehaviorCloneTraining(config, model, demos, fidelity_demos, demo_set_digest(config.demo_dir))
     print(f"cloning {demos.num_episodes} expert episodes ({demos.describe_pairs()}) from {config.demo_dir}; "
           + describe_fidelity_reference(fidelity_demos, held_out))
     return training

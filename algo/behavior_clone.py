@@ -72,9 +72,10 @@ class BehaviorCloneTraining(TrainingRun):
     checkpoints, resume, SIGINT/SIGTERM and the NaN guard come from TrainingRun."""
 
     def __init__(self, config: Any, model: ActorCritic, demos: Demonstrations,
-                 fidelity_demos: Demonstrations | None = None) -> None:
+                 fidelity_demos: Demonstrations | None = None, demos_sha256: str | None = None) -> None:
         self.trainer = BehaviorCloneTrainer(model, config)
-        super().__init__(config, "bc", "epochs", fidelity_demos, policy=model, optimizer=self.trainer.optimizer)
+        super().__init__(config, "bc", "epochs", fidelity_demos, demos_sha256, policy=model,
+                         optimizer=self.trainer.optimizer)
         self.model = model
         self.demos = demos
 

@@ -39,9 +39,9 @@ class OnPolicyTraining(TrainingRun):
 
     def __init__(self, config: Any, model: ActorCritic, trainer: PPOTrainer, algo_name: str,
                  reward_learner: RewardLearner | None = None, fidelity_demos: Demonstrations | None = None,
-                 **extra_trackables: Any) -> None:
-        super().__init__(config, algo_name, "env_steps", fidelity_demos, policy=model, optimizer=trainer.optimizer,
-                         **extra_trackables)
+                 demos_sha256: str | None = None, **extra_trackables: Any) -> None:
+        super().__init__(config, algo_name, "env_steps", fidelity_demos, demos_sha256, policy=model,
+                         optimizer=trainer.optimizer, **extra_trackables)
         self.model = model
         self.trainer = trainer
         self.algo_name = algo_name

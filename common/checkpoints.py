@@ -98,16 +98,26 @@ def _restore_failed(error: BaseException) -> str:
     return first_line(error)
 
 
+# An imitation run's identity also names its demonstrations (common.demonstrations.demo_set_digest):
+# continuing it on another set would mix two experiments in one checkpoint.
+DEMOS_IDENTITY = "demos_sha256"
+
+
 def refuse_another_run(saved: dict[str, Any], identity: dict[str, Any], directory: Path, recorded: str) -> None:
     """Refuse to resume the run in ``directory`` whose record ``saved`` (its checkpoint's identity,
     or its config.json: ``recorded`` says which, e.g. "was saved with") names another algorithm or
-    other values of the flags in ``identity`` (the algorithm and TrainingRun.RESUME_FIXED_FLAGS).
-    A record without an ``algo`` entry (config.json of early runs) is not refused for that."""
+    other values of the flags in ``identity`` (the algorithm and TrainingRun.RESUME_FIXED_FLAGS), or
+    other demonstrations. A record without an entry (config.json of early runs, which has no
+    ``algo``; a checkpoint saved before the demonstrations were named) is not refused for it."""
     if saved.get("algo", identity["algo"]) != identity["algo"]:
         raise UsageError(f"--resume: {directory} holds a {saved['algo']} run, which {identity['algo']} cannot "
                          "continue; choose another --save-dir")
     for name, value in identity.items():
-        if name != "algo" and name in saved and saved[name] != value:
+        if name == DEMOS_IDENTITY and name in saved and saved[name] != value:
+            raise UsageError(f"--resume: --demo-dir holds other demonstrations than those the run in {directory} "
+                             "learnt from (SHA-256 differs: replaced, or another set); resume with those or choose "
+                             "another --save-dir")
+        if name not in ("algo", DEMOS_IDENTITY) and name in saved and saved[name] != value:
             raise UsageError(f"--resume: {flag_name(name)} is {value!r} but the run in {directory} "
                              f"{recorded} {saved[name]!r}; resume with the same value")
 

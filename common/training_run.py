@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterator
 import gymnasium as gym
 import numpy as np
 
-from common.checkpoints import BestPolicy, CheckpointStore, holds_checkpoint_files, refuse_another_run
+from common.checkpoints import (DEMOS_IDENTITY, BestPolicy, CheckpointStore, holds_checkpoint_files,
+                                refuse_another_run)
 from common.config import config_to_dict, load_config_dict, save_config
 from common.errors import UsageError
 from common.files import DirectoryLock, check_writable_dir, ensure_writable_dir
@@ -52,12 +53,14 @@ class TrainingRun:
                           "demo_subsample", "scale_reward")
 
     def __init__(self, config: Any, algo: str, step_unit: str, fidelity_demos: Demonstrations | None = None,
-                 **trackables: Any) -> None:
+                 demos_sha256: str | None = None, **trackables: Any) -> None:
         """``algo`` ("ppo", "gail", "bc") is recorded with every checkpoint; a resume by another
         algorithm is refused. ``trackables`` go into every checkpoint and must include the
         ``policy``. With ``fidelity_demos`` every evaluation also measures imitation fidelity
         against them, and the best policy is the most faithful one (lowest state-action energy
-        distance); without, it is the one with the highest true return (PPO)."""
+        distance); without, it is the one with the highest true return (PPO). ``demos_sha256``: the
+        digest of the demonstrations GAIL or BC learns from, part of the run's identity (a resume
+        on another set is refused)."""
         self.config = config
         self.algo = algo
         self.step_unit = step_unit  # "env_steps" or "epochs": what EvalRecord.step counts
@@ -68,6 +71,8 @@ class TrainingRun:
         saved_flags = config_to_dict(config)
         identity = {"algo": algo, **{name: saved_flags[name] for name in self.RESUME_FIXED_FLAGS
                                      if name in saved_flags}}
+        if demos_sha256 is not None:
+            identity[DEMOS_IDENTITY] = demos_sha256
         self.store = CheckpointStore(self.save_dir, identity, **trackables)
         self.best_policy = BestPolicy(self.save_dir, trackables["policy"], config)
         self.fidelity_demos = fidelity_demos

@@ -19,10 +19,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorflow.python.checkpoint import checkpoint_management
 
 import run_behavior_clone
+import run_gail
 import run_ppo
 from algo.behavior_clone import BehaviorCloneTrainer
 from algo.ppo import PPOTrainer
 from common.checkpoints import CheckpointStore, load_actor_critic
+from common.demonstrations import load_demonstrations, save_demonstrations
 from common.rollout import RolloutCollector
 from conftest import REPO_ROOT, SHIPPED_DEMOS, TINY_PPO_FLAGS
 
@@ -367,3 +369,57 @@ def test_behavior_clone_stops_on_sigint_and_resumes_to_the_end(tmp_path, monkeyp
     assert history["step_unit"] == "epochs"
     assert [record["step"] for record in history["evaluations"]] == [2, 4, 6]
     load_actor_critic(tmp_path / "bc")  # the final policy loads like any other
+
+
+def test_resume_on_other_demonstrations_is_refused_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
+    """The set under --demo-dir was replaced (an expert retrained, resampled) between the stop and
+    the resume: continuing would train one checkpoint on two sets."""
+    demo_dir = tmp_path / "demos"
+    demos = load_demonstrations(SHIPPED_DEMOS)
+    save_demonstrations(demos, demo_dir)
+    original_epoch = BehaviorCloneTrainer.train_epoch
+    calls = {"count": 0}
+
+    def train_epoch(trainer, *args):
+        calls["count"] += 1
+        if calls["count"] == 2:
+            signal.raise_signal(signal.SIGINT)
+        return original_epoch(trainer, *args)
+
+    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", train_epoch)
+    argv = ["--demo-dir", str(demo_dir), "--num-demos", "2", "--epochs", "4", "--eval-every", "2",
+            "--eval-episodes", "2", "--hidden-sizes", "16,16", "--no-progress",
+            "--save-dir", str(tmp_path / "bc"), "--log-dir", str(tmp_path / "log")]
+    with pytest.raises(SystemExit) as stopped:
+        run_behavior_clone.main(argv)
+    assert stopped.value.code == 130
+    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", original_epoch)
+    save_demonstrations(demos.episodes(1, demos.num_episodes), demo_dir, overwrite=True)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        run_behavior_clone.main(argv + ["--resume"])
+    assert refused.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--demo-dir holds other demonstrations" in error[0] and str(tmp_path / "bc") in error[0]
+    assert tf.train.latest_checkpoint(str(tmp_path / "bc")).endswith("ckpt-2")
+    save_demonstrations(demos, demo_dir, overwrite=True)  # the set it learnt from, back: it continues
+    run_behavior_clone.main(argv + ["--resume"])
+    assert tf.train.latest_checkpoint(str(tmp_path / "bc")).endswith("ckpt-4")
+
+
+def test_gail_resume_on_other_demonstrations_is_refused_before_anything_else(tmp_path, capsys):
+    """GAIL's checkpoint names its demonstrations too: the refusal comes before the one for a
+    finished run, which is what a resume would meet otherwise."""
+    demo_dir = tmp_path / "demos"
+    demos = load_demonstrations(SHIPPED_DEMOS)
+    save_demonstrations(demos, demo_dir)
+    argv = [*TINY_PPO_FLAGS, "--demo-dir", str(demo_dir), "--num-demos", "2",
+            "--save-dir", str(tmp_path / "gail"), "--log-dir", str(tmp_path / "log")]
+    run_gail.main(argv)
+    save_demonstrations(demos.episodes(1, demos.num_episodes), demo_dir, overwrite=True)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        run_gail.main(argv + ["--resume"])
+    assert refused.value.code == 2
+    assert "--demo-dir holds other demonstrations" in capsys.readouterr().err
+
