@@ -341,27 +341,33 @@ def test_resume_keeps_the_earlier_evaluations(tmp_path):
     assert [record["step"] for record in history["evaluations"]] == [128, 256, 384]
 
 
-def test_behavior_clone_stops_on_sigint_and_resumes_to_the_end(tmp_path, monkeypatch, capsys):
+def behavior_clone_stopped_at_epoch(epoch: int, demo_dir, epochs: int, tmp_path, monkeypatch) -> list[str]:
+    """Run BC with a SIGINT during ``epoch`` (it saves and exits 130); returns its argv, for the resume."""
     original_epoch = BehaviorCloneTrainer.train_epoch
     calls = {"count": 0}
 
     def train_epoch(trainer, *args):
         calls["count"] += 1
-        if calls["count"] == 3:
+        if calls["count"] == epoch:
             signal.raise_signal(signal.SIGINT)
         return original_epoch(trainer, *args)
 
     monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", train_epoch)
-    argv = ["--demo-dir", str(SHIPPED_DEMOS), "--num-demos", "2", "--epochs", "6", "--eval-every", "2",
+    argv = ["--demo-dir", str(demo_dir), "--num-demos", "2", "--epochs", str(epochs), "--eval-every", "2",
             "--eval-episodes", "2", "--hidden-sizes", "16,16", "--no-progress",
             "--save-dir", str(tmp_path / "bc"), "--log-dir", str(tmp_path / "log")]
     with pytest.raises(SystemExit) as stopped:
         run_behavior_clone.main(argv)
     assert stopped.value.code == 130
+    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", original_epoch)
+    return argv
+
+
+def test_behavior_clone_stops_on_sigint_and_resumes_to_the_end(tmp_path, monkeypatch, capsys):
+    argv = behavior_clone_stopped_at_epoch(3, SHIPPED_DEMOS, 6, tmp_path, monkeypatch)
     assert "stopped at epoch 3; checkpoint saved in" in capsys.readouterr().out
     assert tf.train.latest_checkpoint(str(tmp_path / "bc")).endswith("ckpt-3")
 
-    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", original_epoch)
     run_behavior_clone.main(argv + ["--resume"])
     assert "at 6 epochs" in capsys.readouterr().out
     assert tf.train.latest_checkpoint(str(tmp_path / "bc")).endswith("ckpt-6")
@@ -377,23 +383,7 @@ def test_resume_on_other_demonstrations_is_refused_and_keeps_the_checkpoint(tmp_
     demo_dir = tmp_path / "demos"
     demos = load_demonstrations(SHIPPED_DEMOS)
     save_demonstrations(demos, demo_dir)
-    original_epoch = BehaviorCloneTrainer.train_epoch
-    calls = {"count": 0}
-
-    def train_epoch(trainer, *args):
-        calls["count"] += 1
-        if calls["count"] == 2:
-            signal.raise_signal(signal.SIGINT)
-        return original_epoch(trainer, *args)
-
-    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", train_epoch)
-    argv = ["--demo-dir", str(demo_dir), "--num-demos", "2", "--epochs", "4", "--eval-every", "2",
-            "--eval-episodes", "2", "--hidden-sizes", "16,16", "--no-progress",
-            "--save-dir", str(tmp_path / "bc"), "--log-dir", str(tmp_path / "log")]
-    with pytest.raises(SystemExit) as stopped:
-        run_behavior_clone.main(argv)
-    assert stopped.value.code == 130
-    monkeypatch.setattr(BehaviorCloneTrainer, "train_epoch", original_epoch)
+    argv = behavior_clone_stopped_at_epoch(2, demo_dir, 4, tmp_path, monkeypatch)
     save_demonstrations(demos.episodes(1, demos.num_episodes), demo_dir, overwrite=True)
     capsys.readouterr()
     with pytest.raises(SystemExit) as refused:
