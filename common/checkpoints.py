@@ -113,13 +113,14 @@ def refuse_another_run(saved: dict[str, Any], identity: dict[str, Any], director
         raise UsageError(f"--resume: {directory} holds a {saved['algo']} run, which {identity['algo']} cannot "
                          "continue; choose another --save-dir")
     for name, value in identity.items():
-        if name == DEMOS_IDENTITY and name in saved and saved[name] != value:
+        if name == "algo" or name not in saved or saved[name] == value:
+            continue
+        if name == DEMOS_IDENTITY:
             raise UsageError(f"--resume: --demo-dir holds other demonstrations than those the run in {directory} "
                              "learnt from (SHA-256 differs: replaced, or another set); resume with those or choose "
                              "another --save-dir")
-        if name not in ("algo", DEMOS_IDENTITY) and name in saved and saved[name] != value:
-            raise UsageError(f"--resume: {flag_name(name)} is {value!r} but the run in {directory} "
-                             f"{recorded} {saved[name]!r}; resume with the same value")
+        raise UsageError(f"--resume: {flag_name(name)} is {value!r} but the run in {directory} "
+                         f"{recorded} {saved[name]!r}; resume with the same value")
 
 
 class CheckpointStore:
