@@ -83,6 +83,10 @@ class PPOConfig(PolicyNetworkConfig):
     max_grad_norm: float = option(10.0, "global gradient-norm clip (policy and value gradients together, "
                                   "so a tight clip lets value errors starve the policy)", "positive")
     normalize_advantages: bool = option(True, "normalise advantages per minibatch")
+    action_bound_coef: float = option(0.0, "weight of a penalty on Gaussian means beyond the action bounds "
+                                      "(squared, in half-ranges; continuous actions): a mean far past a "
+                                      "bound has every sample clipped to it, and PPO cannot bring it back",
+                                      "non_negative")
 
     def validate_batch(self, num_envs: int) -> None:
         batch_size = self.rollout_steps * num_envs

@@ -81,7 +81,8 @@ def normalize(values: tf.Tensor) -> tf.Tensor:
 class PPOTrainer:
     """Owns the optimizer; ``update`` runs all epochs and minibatches in one compiled call."""
 
-    METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")  # CleanRL's names
+    # CleanRL's names, and how far the Gaussian means overshoot the action bounds (0 for Discrete)
+    METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "mean_overshoot")
 
     def __init__(self, model: ActorCritic, config: PPOConfig) -> None:
         self.model = model
@@ -112,7 +113,10 @@ class PPOTrainer:
                                                        self.config.num_epochs)
         metrics = self._update(tf.constant(observations), tf.constant(actions), tf.constant(policy_logp_old),
                                tf.constant(advantages), tf.constant(returns), tf.constant(minibatch_indices))
-        return named_metrics(self.METRICS, metrics)
+        named = named_metrics(self.METRICS, metrics)
+        if not self.model.head.BOUNDED:
+            del named["mean_overshoot"]  # always 0: not worth a TensorBoard chart
+        return named
 
     @tf.function
     def _update(self, observations, actions, policy_logp_old, advantages, returns, minibatch_indices):
@@ -130,12 +134,15 @@ class PPOTrainer:
                 policy_loss = ppo_clipped_loss(logp_new, logp_old_batch, advantage_batch, config.clip_range)
                 value_loss = tf.reduce_mean(tf.square(values - tf.gather(returns, indices)))
                 entropy = tf.reduce_mean(self.model.head.entropy(params))
+                overshoot = tf.reduce_mean(self.model.head.out_of_bounds(params))
                 loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+                if config.action_bound_coef > 0.0:  # a Python branch: off, the graph is the one before the flag
+                    loss += config.action_bound_coef * overshoot
             gradients = tape.gradient(loss, self.model.trainable_variables)
             gradients, _ = tf.clip_by_global_norm(gradients, config.max_grad_norm)
             self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
             log_ratio = logp_new - logp_old_batch
             approx_kl = tf.reduce_mean(tf.exp(log_ratio) - 1.0 - log_ratio)
             clip_fraction = tf.reduce_mean(tf.cast(tf.abs(tf.exp(log_ratio) - 1.0) > config.clip_range, tf.float32))
-            totals += tf.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction])
+            totals += tf.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction, overshoot])
         return totals / tf.cast(tf.shape(minibatch_indices)[0], tf.float32)

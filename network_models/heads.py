@@ -17,6 +17,8 @@ import tensorflow as tf
 class CategoricalHead(tf.Module):
     """Discrete actions. Parameters are unnormalised logits [B, num_actions] float32."""
 
+    BOUNDED = False  # no action bounds a mean could overshoot
+
     def __init__(self, num_actions: int) -> None:
         super().__init__(name="categorical_head")
         self.num_actions = num_actions
@@ -33,6 +35,10 @@ class CategoricalHead(tf.Module):
         """Entropy of each row's distribution [B]."""
         log_probs = tf.nn.log_softmax(logits)
         return -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
+
+    def out_of_bounds(self, logits: tf.Tensor) -> tf.Tensor:
+        """Discrete actions have no bounds to overshoot: zeros [B]."""
+        return tf.zeros(tf.shape(logits)[:1])
 
     def encode_actions(self, actions: tf.Tensor) -> tf.Tensor:
         """Actions as discriminator input: one-hot [B, num_actions] float32."""
@@ -60,6 +66,20 @@ class CategoricalHead(tf.Module):
         return actions
 
 
+def mean_overshoot(means: tf.Tensor, low: np.ndarray, high: np.ndarray) -> tf.Tensor:
+    """sum_d ((max(mean_d - high_d, 0) + max(low_d - mean_d, 0)) / half_range_d)^2 per row [B],
+    for means [B, action_dim]; 0 while every mean is inside the box.
+
+    Why it matters: a Gaussian mean far past a bound (e.g. -4 with bounds +-2 and std 0.3) has
+    every sample clipped to that bound, so the env, the discriminator and the advantages cannot
+    tell samples apart and PPO's gradient no longer moves the mean back (measured on Pendulum:
+    experiments/NOTES-imitation.md). ``PPOConfig.action_bound_coef`` weighs this as a loss.
+    """
+    half_range = (high - low) / 2.0
+    beyond = tf.nn.relu(means - high) + tf.nn.relu(low - means)
+    return tf.reduce_sum(tf.square(beyond / half_range), axis=-1)
+
+
 class GaussianHead(tf.Module):
     """Continuous actions in a bounded box: a diagonal Gaussian with the policy net's output
     [B, action_dim] as means and a state-independent, learned log standard deviation.
@@ -70,6 +90,7 @@ class GaussianHead(tf.Module):
     """
 
     LOG_2PI = math.log(2.0 * math.pi)
+    BOUNDED = True
 
     def __init__(self, low: np.ndarray, high: np.ndarray, initial_log_std: float = 0.0) -> None:
         super().__init__(name="gaussian_head")
@@ -89,6 +110,10 @@ class GaussianHead(tf.Module):
         """Differential entropy sum(log std + (1 + log 2 pi) / 2), the same for every row [B]."""
         per_row = tf.reduce_sum(self.log_std + 0.5 * (1.0 + self.LOG_2PI))
         return tf.fill(tf.shape(means)[:1], per_row)
+
+    def out_of_bounds(self, means: tf.Tensor) -> tf.Tensor:
+        """How far each row's means lie beyond the action bounds [B] (``mean_overshoot``)."""
+        return mean_overshoot(means, self.low, self.high)
 
     def encode_actions(self, actions: tf.Tensor) -> tf.Tensor:
         """Actions as discriminator input: clipped to the bounds [B, action_dim] float32."""

@@ -18,7 +18,9 @@ from common.envs import make_vec_env, probe_env_spec
 from common.rollout import RolloutCollector
 from conftest import TINY_PPO_FLAGS
 from network_models.factory import build_actor_critic, build_discriminator, make_head
-from network_models.heads import GaussianHead
+from algo.config import PPOConfig
+from algo.ppo import PPOTrainer
+from network_models.heads import CategoricalHead, GaussianHead, mean_overshoot
 
 
 def test_gaussian_log_prob_matches_the_closed_form():
@@ -64,6 +66,44 @@ def test_gaussian_action_error_is_the_mean_distance_of_the_clipped_means():
     means = tf.constant([[3.0], [0.5]])  # the first mean lies outside the box: clipped to 2
     actions = tf.constant([[1.0], [-0.5]])
     assert float(head.action_error(means, actions)) == pytest.approx((abs(2.0 - 1.0) + abs(0.5 + 0.5)) / 2)
+
+
+def test_mean_overshoot_is_the_squared_distance_beyond_the_bounds_in_half_ranges():
+    low, high = np.array([-2.0, -1.0], np.float32), np.array([2.0, 1.0], np.float32)  # half-ranges 2 and 1
+    means = tf.constant([[0.0, 0.5], [-4.0, 1.5], [3.0, -3.0], [2.0, -1.0]])
+    # inside; (2/2)^2 + (0.5/1)^2; (1/2)^2 + (2/1)^2; on the bounds counts as inside
+    np.testing.assert_allclose(mean_overshoot(means, low, high).numpy(), [0.0, 1.25, 4.25, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(GaussianHead(low, high).out_of_bounds(means).numpy(), [0.0, 1.25, 4.25, 0.0],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(CategoricalHead(3).out_of_bounds(tf.ones((4, 3))).numpy(), np.zeros(4))
+
+
+@pytest.mark.parametrize("action_bound_coef", [0.0, 1.0])
+def test_the_bound_penalty_brings_a_saturated_mean_back_and_nothing_else_does(action_bound_coef):
+    """Every mean at -4 with bounds +-2 and zero advantages: PPO's own loss leaves the policy where
+    it is (the clipped samples carry no signal), the penalty moves every mean towards the bound."""
+    spec = probe_env_spec("Pendulum-v1")
+    model = build_actor_critic(spec, (8,), seed=0)
+    model.policy_net.biases[-1].assign([-4.0])
+    rng = np.random.default_rng(0)
+    observations = rng.normal(size=(32, 3)).astype(np.float32)
+    means_before = model.head_params(tf.constant(observations)).numpy()
+    actions = (means_before + 0.3 * rng.normal(size=means_before.shape)).astype(np.float32)
+    logp_old = model.head.log_prob(tf.constant(means_before), tf.constant(actions)).numpy()
+    config = PPOConfig(hidden_sizes=(8,), num_epochs=1, minibatch_size=32, entropy_coef=0.0,
+                       action_bound_coef=action_bound_coef)
+    metrics = PPOTrainer(model, config).update(observations, actions, logp_old, np.zeros(32, np.float32),
+                                               np.zeros(32, np.float32), np.random.default_rng(1))
+    expected_overshoot = np.mean(((-2.0 - means_before[:, 0]) / 2.0) ** 2)  # every mean is below -2
+    assert metrics["mean_overshoot"] == pytest.approx(expected_overshoot, rel=1e-5)
+    means_after = model.head_params(tf.constant(observations)).numpy()
+    if action_bound_coef == 0.0:
+        np.testing.assert_array_equal(means_after, means_before)
+    else:
+        # Adam moves every weight by about the learning rate (1e-3), the output bias up among them
+        assert means_after.mean() > means_before.mean() + 5e-4
+        low, high = spec.action_space.low, spec.action_space.high
+        assert float(tf.reduce_mean(mean_overshoot(means_after, low, high))) < expected_overshoot
 
 
 def test_a_fresh_gaussian_policy_explores_with_standard_deviation_one():
