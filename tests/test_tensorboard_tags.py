@@ -88,3 +88,14 @@ def test_test_policy_logs_test_scalars_and_imitation_with_demo_dir(logs):
     assert steps["test/episode_return"] == steps["test/episode_length"] == [0, 1, 2]  # the episode's index
     for tag in ("test/return_mean", "test/return_std", *FIDELITY_EVERY_EVAL, CLASSIFIER):
         assert steps[tag] == [0], tag
+
+
+def test_continuous_actions_add_how_far_the_means_overshoot_the_bounds(tmp_path):
+    """losses/mean_overshoot (how saturated a Gaussian policy is) is logged for Box actions only:
+    CartPole's set above is exact, so it has no such chart. (No Pendulum episode ends in 128 steps
+    per env: no episode charts.)"""
+    run_ppo.main(TINY_PPO_FLAGS + ["--env", "Pendulum-v1", "--save-dir", str(tmp_path / "ppo"),
+                                   "--log-dir", str(tmp_path / "log")])
+    steps = steps_by_tag(tmp_path / "log")
+    assert set(steps) == PPO_EVERY_ITERATION | EVAL | {"losses/mean_overshoot"}
+    assert steps["losses/mean_overshoot"] == ITERATION_STEPS
