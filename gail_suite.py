@@ -85,10 +85,11 @@ def ppo_training(config: PPORunConfig) -> OnPolicyTraining:
     seed_everything(config.seed)
     model = build_actor_critic(probe_env_spec(config.env), config.hidden_sizes, config.seed,
                                config.normalize_observations, config.activation, config.log_std_init)
+    trainer = PPOTrainer(model, config, config.jit_compile)
     if not config.scale_reward:
-        return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo")
+        return OnPolicyTraining(config, model, trainer, algo_name="ppo")
     reward_scaler = EnvRewardScaler(config.num_envs, config.gamma)  # checkpointed with the run
-    return OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="ppo", reward_learner=reward_scaler,
+    return OnPolicyTraining(config, model, trainer, algo_name="ppo", reward_learner=reward_scaler,
                             reward_scaler=reward_scaler)
 
 
@@ -118,13 +119,13 @@ def gail_training(config: GailRunConfig) -> OnPolicyTraining:
     # Subsampling keeps one pair in demo_subsample, and so (in expectation) as few absorbing ones.
     reward_learner = DiscriminatorTrainer(discriminator, demos.observations, demos.actions,
                                           demos.episode_terminated.sum() / config.demo_subsample, config,
-                                          config.gamma)
+                                          config.gamma, config.jit_compile)
     trackables = {"discriminator": discriminator, "discriminator_optimizer": reward_learner.optimizer}
     if config.scale_reward:
         scaler = RewardScaler(config.num_envs, config.gamma)
         reward_learner = ScaledRewardLearner(reward_learner, scaler)
         trackables["reward_scaler"] = scaler  # checkpointed with the run, as PPO's is
-    training = OnPolicyTraining(config, model, PPOTrainer(model, config), algo_name="gail",
+    training = OnPolicyTraining(config, model, PPOTrainer(model, config, config.jit_compile), algo_name="gail",
                                 reward_learner=reward_learner, fidelity_demos=fidelity_demos,
                                 demos_sha256=demo_set_digest(config.demo_dir), **trackables)
     print(f"imitating {demos.num_episodes} expert episodes ({demos.describe_pairs()}, "

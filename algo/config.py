@@ -32,6 +32,9 @@ class RunConfig:
     log_dir: str = option("log/train/ppo/{env}/seed{seed}", "TensorBoard directory ({env}, {seed} filled in)")
     resume: bool = option(False, "continue from the latest checkpoint in --save-dir")
     progress: bool = option(True, "show a progress bar")
+    jit_compile: bool = option(False, "compile PPO's update (and GAIL's discriminator update) with XLA: "
+                               "2-4x faster updates on CPU with many minibatches (MuJoCo's settings), a "
+                               "second or two more to compile, and a different round-off from the default")
 
 
 @dataclasses.dataclass

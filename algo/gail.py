@@ -83,7 +83,8 @@ class DiscriminatorTrainer:
     METRICS = ("gail/discriminator_loss", "gail/expert_accuracy", "gail/policy_accuracy")
 
     def __init__(self, discriminator: Discriminator, expert_obs: np.ndarray, expert_actions: np.ndarray,
-                 expert_terminations: float, config: DiscriminatorConfig, gamma: float) -> None:
+                 expert_terminations: float, config: DiscriminatorConfig, gamma: float,
+                 jit_compile: bool = False) -> None:
         """expert_obs [M, obs_dim], expert_actions [M]; expert_terminations = how many of the
         expert episodes ended in a terminal state (each is followed by one absorbing pair),
         divided by the subsampling factor when only every k-th expert pair is kept."""
@@ -97,6 +98,7 @@ class DiscriminatorTrainer:
         self.expert_absorbing_fraction = expert_terminations / (expert_obs.shape[0] + expert_terminations)
         self.optimizer = keras.optimizers.Adam(learning_rate=config.disc_learning_rate)
         self.optimizer.build(discriminator.trainable_variables)
+        self._update = tf.function(self._update_graph, jit_compile=jit_compile)
 
     def set_progress(self, fraction_done: float) -> None:
         if self.config.disc_anneal_lr:
@@ -135,8 +137,7 @@ class DiscriminatorTrainer:
                                tf.constant(policy_absorbing_fraction, tf.float32))
         return named_metrics(self.METRICS, metrics)
 
-    @tf.function
-    def _update(self, policy_obs, policy_actions, policy_indices, expert_indices, mix_weights,
+    def _update_graph(self, policy_obs, policy_actions, policy_indices, expert_indices, mix_weights,
                 expert_absorbing_fraction, policy_absorbing_fraction):
         discriminator = self.discriminator
         totals = tf.zeros(len(self.METRICS))

@@ -84,11 +84,12 @@ class PPOTrainer:
     # CleanRL's names, and how far the Gaussian means overshoot the action bounds (0 for Discrete)
     METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "mean_overshoot")
 
-    def __init__(self, model: ActorCritic, config: PPOConfig) -> None:
+    def __init__(self, model: ActorCritic, config: PPOConfig, jit_compile: bool = False) -> None:
         self.model = model
         self.config = config
         self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=1e-5)
         self.optimizer.build(model.trainable_variables)
+        self._update = tf.function(self._update_graph, jit_compile=jit_compile)
 
     def set_progress(self, fraction_done: float) -> None:
         """Linear learning-rate decay, when enabled."""
@@ -118,8 +119,7 @@ class PPOTrainer:
             del named["mean_overshoot"]  # always 0: not worth a TensorBoard chart
         return named
 
-    @tf.function
-    def _update(self, observations, actions, policy_logp_old, advantages, returns, minibatch_indices):
+    def _update_graph(self, observations, actions, policy_logp_old, advantages, returns, minibatch_indices):
         config = self.config
         totals = tf.zeros(len(self.METRICS))
         for indices in minibatch_indices:  # AutoGraph turns this into one in-graph loop

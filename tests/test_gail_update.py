@@ -25,13 +25,14 @@ NUM_EXPERT, NUM_POLICY = 5, 8
 EXPERT_TERMINATIONS = 2
 
 
-def make_trainer(**config: object) -> DiscriminatorTrainer:
+def make_trainer(jit_compile: bool = False, **config: object) -> DiscriminatorTrainer:
     rng = np.random.default_rng(0)
     expert_obs = rng.normal(size=(NUM_EXPERT, 3)).astype(np.float32)
     expert_actions = rng.integers(0, 2, size=NUM_EXPERT)
     settings = {"disc_epochs": 1, "disc_minibatch_size": NUM_POLICY, "disc_learning_rate": 1e-2, **config}
     return DiscriminatorTrainer(build_discriminator(SPEC, (8,), seed=0), expert_obs, expert_actions,
-                                EXPERT_TERMINATIONS, DiscriminatorConfig(**settings), gamma=0.9)
+                                EXPERT_TERMINATIONS, DiscriminatorConfig(**settings), gamma=0.9,
+                                jit_compile=jit_compile)
 
 
 def policy_batch() -> tuple[np.ndarray, np.ndarray]:
@@ -100,13 +101,16 @@ def run_update(trainer: DiscriminatorTrainer, policy_obs: np.ndarray, policy_act
     return [variable.numpy().astype(np.float64) - old for variable, old in zip(variables, before)], metrics, rng
 
 
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 @pytest.mark.parametrize("penalty", [0.0, 0.5, 10.0], ids=["plain", "small_gradient_penalty", "gradient_penalty"])
 @pytest.mark.parametrize("absorbing", [True, False])
-def test_one_update_matches_the_independent_loss_and_adam_step(penalty: float, absorbing: bool) -> None:
+def test_one_update_matches_the_independent_loss_and_adam_step(penalty: float, absorbing: bool,
+                                                               jit_compile: bool) -> None:
     """Also: the mixing weights of the penalty are drawn from the run's generator only when the
-    penalty is on (runs without it keep their random stream)."""
+    penalty is on (runs without it keep their random stream); with TensorFlow's graph and with
+    XLA (--jit-compile) alike."""
     policy_obs, policy_actions = policy_batch()
-    trainer = make_trainer(disc_grad_penalty=penalty, absorbing=absorbing)
+    trainer = make_trainer(jit_compile, disc_grad_penalty=penalty, absorbing=absorbing)
     policy_fraction = 3 / (NUM_POLICY + 3) if absorbing else 0.0
     expected, expected_metrics, expected_rng = independent_step(trainer, policy_obs, policy_actions,
                                                                 policy_fraction, seed=7)

@@ -134,10 +134,11 @@ def expected_weight_changes(model: ActorCritic, batch: dict[str, np.ndarray], co
     return adam_first_step(clipped, config.learning_rate, PPO_ADAM_EPSILON), raw_norm, terms
 
 
-def run_update(model: ActorCritic, batch: dict[str, np.ndarray], config: PPOConfig) -> tuple[list[np.ndarray], dict]:
+def run_update(model: ActorCritic, batch: dict[str, np.ndarray], config: PPOConfig,
+               jit_compile: bool = False) -> tuple[list[np.ndarray], dict]:
     """One PPOTrainer.update; returns the change of every trainable variable and the metrics."""
     before = [variable.numpy().astype(np.float64) for variable in model.trainable_variables]
-    metrics = PPOTrainer(model, config).update(batch["observations"], batch["actions"], batch["policy_logp_old"],
+    metrics = PPOTrainer(model, config, jit_compile).update(batch["observations"], batch["actions"], batch["policy_logp_old"],
                                                batch["advantages"], batch["returns"], np.random.default_rng(0))
     after = [variable.numpy().astype(np.float64) for variable in model.trainable_variables]
     return [new - old for new, old in zip(after, before)], metrics
@@ -147,10 +148,13 @@ def max_difference(first: list[np.ndarray], second: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(a - b))) for a, b in zip(first, second))
 
 
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 @pytest.mark.parametrize("normalize_advantages", [True, False])
-def test_one_update_matches_the_independent_loss_gradient_clip_and_adam_step(normalize_advantages: bool) -> None:
+def test_one_update_matches_the_independent_loss_gradient_clip_and_adam_step(normalize_advantages: bool,
+                                                                             jit_compile: bool) -> None:
     """Catches: entropy sign flipped, value target = advantages, gradient clip removed, and
-    advantage normalisation skipped (True) or applied although switched off (False)."""
+    advantage normalisation skipped (True) or applied although switched off (False); with
+    TensorFlow's graph and with XLA (--jit-compile) alike."""
     config = make_config(normalize_advantages=normalize_advantages)
     model = make_model()
     batch = make_batch(model)
@@ -171,7 +175,7 @@ def test_one_update_matches_the_independent_loss_gradient_clip_and_adam_step(nor
                                 PPO_ADAM_EPSILON)
     assert max_difference(unclipped, expected) > 50 * tolerance
 
-    changes, metrics = run_update(model, batch, config)
+    changes, metrics = run_update(model, batch, config, jit_compile)
 
     for change, expected_change, variable in zip(changes, expected, model.trainable_variables):
         np.testing.assert_allclose(change, expected_change, rtol=1e-4, atol=tolerance, err_msg=variable.name)

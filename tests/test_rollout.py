@@ -41,6 +41,26 @@ def test_collector_records_truncation_and_the_real_final_observation():
     assert collector.drain_episode_stats() == ([], [])
 
 
+def test_episodes_that_span_several_rollouts_are_counted_whole():
+    """Rollouts of 3 steps, episodes of 5 (the time limit): each episode's return and length add
+    up across the rollouts it spans (steps 5-9 span three), and each is reported once, when it ends."""
+    env_id = _register_short_cartpole()
+    envs = make_vec_env(env_id, 2)
+    model = build_actor_critic(EnvSpec(env_id, (4,), Discrete(2)), (8,), seed=0)
+    collector = RolloutCollector(envs, rollout_steps=3, seed=0, rng=np.random.default_rng(0))
+    actor = model.actor_snapshot()
+    actor.act = lambda observations, rng: np.ones(len(observations), np.int64)
+    reported = []
+    for _ in range(4):  # 12 steps per env: episodes end at steps 4 and 9
+        collector.collect(actor)
+        reported.append(collector.drain_episode_stats())
+    envs.close()
+    assert reported == [([], []), ([5.0, 5.0], [5, 5]), ([], []), ([5.0, 5.0], [5, 5])]
+    # The third episode has run two steps (10 and 11) so far.
+    np.testing.assert_array_equal(collector.running_lengths, [2, 2])
+    np.testing.assert_array_equal(collector.running_returns, [2.0, 2.0])
+
+
 def test_flat_merges_time_and_env_axes_in_time_major_order_and_episode_ends_is_either_end():
     """[T, N, ...] -> [T * N, ...], row t * N + n being step t of env n (what the GAE and the
     minibatches index); an episode ends when it terminates or is truncated."""
