@@ -27,10 +27,13 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
     assert mujoco["env"] == "Hopper-v5"
     assert mujoco["gymnasium_steps_per_second"] > 0 and mujoco["mj_step_steps_per_second"] > 0
     assert mujoco["graph"]["extra_flags"] == [] and mujoco["xla"]["extra_flags"] == ["--jit-compile"]
-    for variant in ("graph", "xla"):
-        assert mujoco[variant]["env_steps"] == 2048
-        assert mujoco[variant]["fraction_of_gymnasium_rate"] == round(
-            mujoco[variant]["steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
+    assert mujoco["xla_4_envs"]["extra_flags"] == ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"]
+    for variant in ("graph", "xla", "xla_4_envs"):
+        row = mujoco[variant]
+        assert row["env_steps"] == 4096 and row["steady_steps_per_second"] > 0
+        assert row["fraction_of_gymnasium_rate"] == round(row["steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
+        assert row["steady_fraction_of_gymnasium_rate"] == round(
+            row["steady_steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
     gail = results["mujoco_gail"]
     assert (gail["env"], gail["num_demos"], gail["seed"], gail["final_step"]) == ("Hopper-v5", 4, 0, 4096)
     assert gail["reference"]["expert"] > gail["reference"]["random"]
@@ -39,4 +42,4 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
         0 < seconds < 60 for seconds in results["help_seconds"].values())
     table = (tmp_path / "bench.md").read_text()
     assert "| gail_1_demo | 0 |" in table and "Rollout throughput" in table and "`--help` (median of 1" in table
-    assert "Hopper-v5: PPO with learning" in table and "with --jit-compile" in table and "Hopper-v5 GAIL (4 trajectories, seed 0" in table
+    assert "Hopper-v5: PPO with learning" in table and "- --jit-compile --num-envs 4 --rollout-steps 512:" in table and "Hopper-v5 GAIL (4 trajectories, seed 0" in table
