@@ -138,7 +138,7 @@ class DiscriminatorTrainer:
         return named_metrics(self.METRICS, metrics)
 
     def _update_graph(self, policy_obs, policy_actions, policy_indices, expert_indices, mix_weights,
-                expert_absorbing_fraction, policy_absorbing_fraction):
+                      expert_absorbing_fraction, policy_absorbing_fraction):
         discriminator = self.discriminator
         totals = tf.zeros(len(self.METRICS))
         for step in tf.range(tf.shape(policy_indices)[0]):

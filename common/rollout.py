@@ -78,9 +78,8 @@ class RolloutCollector:
             rollout.env_rewards[step] = rewards
             rollout.terminated[step] = terminated
             rollout.truncated[step] = truncated
-            # Same-step autoreset: next_observations already holds the new episode's start, and
-            # "final_obs" appears only on steps where some episode ended.
-            if "final_obs" in info and truncated.any():
+            if truncated.any():
+                # Same-step autoreset: next_observations already holds the new episode's start.
                 rollout.final_observations[step][truncated] = np.stack(info["final_obs"][truncated])
             current = next_observations.astype(np.float32)
         self.current_observations = current

@@ -34,12 +34,17 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
         assert row["fraction_of_gymnasium_rate"] == round(row["steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
         assert row["steady_fraction_of_gymnasium_rate"] == round(
             row["steady_steps_per_second"] / mujoco["gymnasium_steps_per_second"], 2)
-    gail = results["mujoco_gail"]
-    assert (gail["env"], gail["num_demos"], gail["seed"], gail["final_step"]) == ("Hopper-v5", 4, 0, 4096)
-    assert gail["reference"]["expert"] > gail["reference"]["random"]
-    assert (gail["env_steps_to_target"] is None) == (gail["seconds_to_target"] is None)
+    for key, extra_flags in (("mujoco_gail", []),
+                             ("mujoco_gail_fast", ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"])):
+        gail = results[key]
+        assert (gail["env"], gail["num_demos"], gail["seed"], gail["final_step"]) == ("Hopper-v5", 4, 0, 4096)
+        assert gail["extra_flags"] == extra_flags
+        assert gail["reference"]["expert"] > gail["reference"]["random"]
+        assert (gail["env_steps_to_target"] is None) == (gail["seconds_to_target"] is None)
     assert set(results["help_seconds"]) == {path.name for path in REPO_ROOT.glob("*.py")} - {"gail_suite.py"} and all(
         0 < seconds < 60 for seconds in results["help_seconds"].values())
     table = (tmp_path / "bench.md").read_text()
     assert "| gail_1_demo | 0 |" in table and "Rollout throughput" in table and "`--help` (median of 1" in table
-    assert "Hopper-v5: PPO with learning" in table and "- --jit-compile --num-envs 4 --rollout-steps 512:" in table and "Hopper-v5 GAIL (4 trajectories, seed 0" in table
+    assert "Hopper-v5: PPO with learning" in table and "- --jit-compile --num-envs 4 --rollout-steps 512:" in table
+    assert "Hopper-v5 GAIL (4 trajectories, seed 0" in table
+    assert "table's settings plus --jit-compile --num-envs 4 --rollout-steps 512)" in table
