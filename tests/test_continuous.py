@@ -107,6 +107,23 @@ def test_the_bound_penalty_brings_a_saturated_mean_back_and_nothing_else_does(ac
         assert float(tf.reduce_mean(mean_overshoot(means_after, low, high))) < expected_overshoot
 
 
+def test_ppo_reports_the_mean_overshoot_for_bounded_actions_only():
+    """Discrete actions have no bounds to overshoot: PPO's metrics (TensorBoard's losses/*) leave
+    the always-zero mean_overshoot out for them, and keep it for a Gaussian policy."""
+    rng = np.random.default_rng(0)
+    for env_id, reported in (("CartPole-v1", False), ("Pendulum-v1", True)):
+        spec = probe_env_spec(env_id)
+        model = build_actor_critic(spec, (8,), seed=0)
+        observations = rng.normal(size=(16,) + spec.observation_shape).astype(np.float32)
+        params = model.head_params(tf.constant(observations))
+        actions = model.actor_snapshot().act(observations, rng)
+        logp_old = model.head.log_prob(params, tf.constant(actions)).numpy()
+        metrics = PPOTrainer(model, PPOConfig(hidden_sizes=(8,), num_epochs=1, minibatch_size=16)).update(
+            observations, actions, logp_old, np.zeros(16, np.float32), np.zeros(16, np.float32), rng)
+        assert ("mean_overshoot" in metrics) is reported, env_id
+        assert {"policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"} <= set(metrics)
+
+
 def test_a_fresh_gaussian_policy_explores_with_standard_deviation_one():
     """CleanRL's start: log std 0, whatever the action bounds (PPO then learns it)."""
     head = make_head(probe_env_spec("Pendulum-v1"))
