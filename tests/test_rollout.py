@@ -9,6 +9,7 @@ from gymnasium.spaces import Discrete
 from common.envs import EnvSpec, make_vec_env
 from common.rollout import RolloutCollector
 from network_models.factory import build_actor_critic
+from network_models.policy import NumpyActor
 
 
 def _register_short_cartpole() -> str:
@@ -18,14 +19,18 @@ def _register_short_cartpole() -> str:
     return env_id
 
 
-def test_collector_records_truncation_and_the_real_final_observation():
+def _pushing_right(rollout_steps: int) -> tuple[gym.vector.VectorEnv, RolloutCollector, NumpyActor]:
+    """Two 5-step CartPoles and an actor that always pushes right: CartPole survives 5 steps, so
+    every episode ends by the time limit, after 5 steps with a reward of 1 each."""
     env_id = _register_short_cartpole()
     envs = make_vec_env(env_id, 2)
-    model = build_actor_critic(EnvSpec(env_id, (4,), Discrete(2)), (8,), seed=0)
-    # Always push right: CartPole survives 5 steps, so episodes end by the 5-step time limit.
-    collector = RolloutCollector(envs, rollout_steps=12, seed=0, rng=np.random.default_rng(0))
-    actor = model.actor_snapshot()
+    actor = build_actor_critic(EnvSpec(env_id, (4,), Discrete(2)), (8,), seed=0).actor_snapshot()
     actor.act = lambda observations, rng: np.ones(len(observations), np.int64)
+    return envs, RolloutCollector(envs, rollout_steps, seed=0, rng=np.random.default_rng(0)), actor
+
+
+def test_collector_records_truncation_and_the_real_final_observation():
+    envs, collector, actor = _pushing_right(rollout_steps=12)
     rollout = collector.collect(actor)
     envs.close()
 
@@ -44,12 +49,7 @@ def test_collector_records_truncation_and_the_real_final_observation():
 def test_episodes_that_span_several_rollouts_are_counted_whole():
     """Rollouts of 3 steps, episodes of 5 (the time limit): each episode's return and length add
     up across the rollouts it spans (steps 5-9 span three), and each is reported once, when it ends."""
-    env_id = _register_short_cartpole()
-    envs = make_vec_env(env_id, 2)
-    model = build_actor_critic(EnvSpec(env_id, (4,), Discrete(2)), (8,), seed=0)
-    collector = RolloutCollector(envs, rollout_steps=3, seed=0, rng=np.random.default_rng(0))
-    actor = model.actor_snapshot()
-    actor.act = lambda observations, rng: np.ones(len(observations), np.int64)
+    envs, collector, actor = _pushing_right(rollout_steps=3)
     reported = []
     for _ in range(4):  # 12 steps per env: episodes end at steps 4 and 9
         collector.collect(actor)
