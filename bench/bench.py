@@ -259,7 +259,8 @@ def mujoco_gail_to_target(quick: bool, workdir: Path, extra_flags: list[str] | N
     history = json.loads((workdir / "log" / "evaluations.json").read_text())
     reached = first_at_target(history["evaluations"], reference, MUJOCO_GAIL_TARGET)
     return {"env": MUJOCO_ENV, "num_demos": MUJOCO_GAIL_NUM_DEMOS, "seed": 0, "target": MUJOCO_GAIL_TARGET,
-            "extra_flags": extra_flags, "reference": reference, "env_steps_to_target": reached["step"] if reached else None,
+            "extra_flags": extra_flags, "reference": reference,
+            "env_steps_to_target": reached["step"] if reached else None,
             "seconds_to_target": round(reached["seconds"], 1) if reached else None,
             "final_return": run["final_return"], "final_step": run["final_step"],
             "train_seconds": run["train_seconds"], "env_steps_per_second": run["env_steps_per_second"]}

@@ -86,8 +86,9 @@ def make_vec_env(env_id: str, num_envs: int, render: bool = False) -> gym.vector
 
     Same-step autoreset: when a sub-env ends, ``step`` already returns the next episode's first
     observation and puts the real last one in ``info["final_obs"]``, which truncation needs
-    for bootstrapping; the sub-envs' own step infos are dropped (``StepInfoDropped``). This works for every registered env id, unlike the per-env vector
-    entry points, which only offer next-step autoreset. ``render=True`` makes ``render()``
+    for bootstrapping; the sub-envs' own step infos are dropped (``StepInfoDropped``). This works
+    for every registered env id, unlike the per-env vector entry points, which only offer
+    next-step autoreset. ``render=True`` makes ``render()``
     return RGB frames.
 
     Every script makes (or probes) its env here before writing anything, so an env the networks
