@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -245,12 +246,11 @@ def first_at_target(evaluations: list[dict], reference: dict[str, float], target
 MUJOCO_FAST_FLAGS = MUJOCO_THROUGHPUT_VARIANTS["xla_4_envs"]
 
 
-def mujoco_gail_to_target(quick: bool, workdir: Path, extra_flags: list[str] | None = None) -> dict:
+def mujoco_gail_to_target(quick: bool, workdir: Path, extra_flags: Sequence[str] = ()) -> dict:
     """Env steps and training seconds for one MuJoCo GAIL run of the table (with ``extra_flags``
     on top) to first reach 0.9 normalised (None if it does not within its budget)."""
     from paper import SETTINGS, reference_returns
 
-    extra_flags = extra_flags or []
     flags = [*SETTINGS[MUJOCO_ENV].gail_flags, "--env", MUJOCO_ENV, "--demo-dir", f"trajectory/{MUJOCO_ENV}",
              "--num-demos", str(MUJOCO_GAIL_NUM_DEMOS), *MUJOCO_GAIL_EVAL_FLAGS,
              *(MUJOCO_GAIL_QUICK_FLAGS if quick else []), *extra_flags]
@@ -259,7 +259,7 @@ def mujoco_gail_to_target(quick: bool, workdir: Path, extra_flags: list[str] | N
     history = json.loads((workdir / "log" / "evaluations.json").read_text())
     reached = first_at_target(history["evaluations"], reference, MUJOCO_GAIL_TARGET)
     return {"env": MUJOCO_ENV, "num_demos": MUJOCO_GAIL_NUM_DEMOS, "seed": 0, "target": MUJOCO_GAIL_TARGET,
-            "extra_flags": extra_flags, "reference": reference,
+            "extra_flags": list(extra_flags), "reference": reference,
             "env_steps_to_target": reached["step"] if reached else None,
             "seconds_to_target": round(reached["seconds"], 1) if reached else None,
             "final_return": run["final_return"], "final_step": run["final_step"],

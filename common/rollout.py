@@ -67,13 +67,10 @@ class RolloutCollector:
 
     def collect(self, actor: NumpyActor) -> Rollout:
         rollout = self.rollout
-        # The per-step work is kept to the minimum: on MuJoCo one physics step costs ~100 us, and
-        # every microsecond spent here beside it is lost throughput (bench.py's Hopper row).
-        envs, rng, current = self.envs, self.rng, self.current_observations
         for step in range(rollout.observations.shape[0]):
-            rollout.observations[step] = current
-            actions = actor.act(current, rng)
-            next_observations, rewards, terminated, truncated, info = envs.step(actor.to_env(actions))
+            rollout.observations[step] = self.current_observations
+            actions = actor.act(self.current_observations, self.rng)
+            next_observations, rewards, terminated, truncated, info = self.envs.step(actor.to_env(actions))
             rollout.actions[step] = actions
             rollout.env_rewards[step] = rewards
             rollout.terminated[step] = terminated
@@ -81,9 +78,10 @@ class RolloutCollector:
             if truncated.any():
                 # Same-step autoreset: next_observations already holds the new episode's start.
                 rollout.final_observations[step][truncated] = np.stack(info["final_obs"][truncated])
-            current = next_observations.astype(np.float32)
-        self.current_observations = current
-        rollout.last_observations[:] = current
+            self.current_observations = next_observations.astype(np.float32)
+        rollout.last_observations[:] = self.current_observations
+        # Once per rollout, not per step: on MuJoCo every microsecond beside the ~100 us physics
+        # step is lost throughput (bench.py's Hopper rows).
         self._track_episodes(rollout.env_rewards, rollout.episode_ends)
         return rollout
 
