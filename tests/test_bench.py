@@ -26,9 +26,13 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
     mujoco = results["mujoco"]
     assert mujoco["env"] == "Hopper-v5"
     assert mujoco["gymnasium_steps_per_second"] > 0 and mujoco["mj_step_steps_per_second"] > 0
+    # One raw-rate sample before the first run and one after each of the four; their median is the rate.
+    samples = sorted(mujoco["gymnasium_steps_per_second_samples"])
+    assert len(samples) == 5 and mujoco["gymnasium_steps_per_second"] == samples[2]
     assert mujoco["graph"]["extra_flags"] == [] and mujoco["xla"]["extra_flags"] == ["--jit-compile"]
     assert mujoco["xla_4_envs"]["extra_flags"] == ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"]
-    for variant in ("graph", "xla", "xla_4_envs"):
+    assert mujoco["xla_8_envs"]["extra_flags"] == ["--jit-compile", "--num-envs", "8", "--rollout-steps", "256"]
+    for variant in ("graph", "xla", "xla_4_envs", "xla_8_envs"):
         row = mujoco[variant]
         assert row["env_steps"] == 4096 and row["steady_steps_per_second"] > 0
         raw_rate = mujoco["gymnasium_steps_per_second"]
