@@ -138,7 +138,7 @@ SETTINGS = {
         # deterministic 25 of 25 (experiments/NOTES-mujoco.md).
         # HalfCheetah's GAIL policy keeps its means inside the bounds too: without it seed 1 flipped
         # onto its back and ran there (0.78 and 0.81 normalised with 4 and 25 trajectories); with it
-        # every seed but one ran upright (experiments/NOTES-mujoco.md).
+        # every cell's worst seed is 0.91 or more (experiments/NOTES-mujoco.md).
         *(EnvSetting(env, expert_flags=ppo_flags + expert_extra + ("--scale-reward", "--total-env-steps", "2000000",
                                                                   "--eval-every", "100000"),
                      gail_flags=ppo_flags + MUJOCO_GAIL + gail_extra, bc_flags=("--normalize-observations",),
