@@ -35,6 +35,11 @@ class RunConfig:
     jit_compile: bool = option(False, "compile PPO's update (and GAIL's discriminator update) with XLA: "
                                "2-4x faster updates on CPU with many minibatches (MuJoCo's settings), a "
                                "second or two more to compile, and a different round-off from the default")
+    collect_while_learning: bool = option(False, "collect each rollout while PPO (and GAIL's discriminator) "
+                                          "learn from the one before, with the policy as it was before that "
+                                          "update; PPO's ratio is then taken against that acting policy, "
+                                          "one update old. The env and the learning share the cores (MuJoCo: "
+                                          "bench.py's throughput rows)")
 
 
 @dataclasses.dataclass

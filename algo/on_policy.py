@@ -18,7 +18,7 @@ from algo.ppo import PPOTrainer, compute_gae, explained_variance, next_state_val
 from common.demonstrations import Demonstrations
 from common.envs import make_vec_env
 from common.logger import EvalRecord, RunLogger, describe
-from common.rollout import Rollout, RolloutCollector
+from common.rollout import CollectorProcess, Rollout, RolloutCollector
 from common.training_run import StopRequested, TrainingRun, check_finite
 from network_models.policy import ActorCritic
 
@@ -56,26 +56,38 @@ class OnPolicyTraining(TrainingRun):
         config = self.config
         start_iteration = self.start(self.total_iterations, "--total-env-steps")
         env_steps = first_env_steps = int(self.store.env_steps.numpy())
+        collecting_ahead = config.collect_while_learning
+        # The rollouts' actions come from the run's generator, or collecting ahead (in another
+        # process) from one of their own, seeded like the envs by where the run (re)starts.
+        collection_rng = np.random.default_rng([config.seed, start_iteration]) if collecting_ahead else self.rng
         collector = RolloutCollector(self.envs, config.rollout_steps, seed=config.seed + start_iteration,
-                                     rng=self.rng)
+                                     rng=collection_rng, record_log_probs=collecting_ahead)
+        if collecting_ahead:
+            collector = CollectorProcess(collector)
         logger = RunLogger(self.log_dir, config.total_env_steps, f"{self.algo_name} {config.env}",
                            config.progress, initial=env_steps)
         start_time = time.perf_counter()
         next_eval = (env_steps // config.eval_every + 1) * config.eval_every
         next_checkpoint = (env_steps // config.checkpoint_every + 1) * config.checkpoint_every
+        rollout: Rollout | None = None  # collected ahead, during the last update
         try:
             with self.stop_signals():
                 for iteration in range(start_iteration, self.total_iterations):
                     self.trainer.set_progress(iteration / self.total_iterations)
                     if self.reward_learner is not None:
                         self.reward_learner.set_progress(iteration / self.total_iterations)
-                    rollout = collector.collect(self.model.actor_snapshot())
+                    if rollout is None:
+                        rollout = collector.collect(self.model.actor_snapshot())
                     env_steps += self.batch_size
                     self.check_observations(rollout, env_steps)
+                    episode_returns, episode_lengths = collector.drain_episode_stats()
+                    ahead = collecting_ahead and iteration < self.total_iterations - 1
+                    if ahead:  # the next rollout, acted by the policy this update starts from
+                        collector.start(self.model.actor_snapshot())
                     metrics = self._learn(rollout)
+                    rollout = collector.wait() if ahead else None
                     check_finite(metrics, self.where(env_steps, iteration + 1), self.save_dir)
 
-                    episode_returns, episode_lengths = collector.drain_episode_stats()
                     # Tag names as in CleanRL's ppo.py, so curves compare side by side.
                     if episode_returns:
                         metrics["charts/episodic_return"] = float(np.mean(episode_returns))
@@ -100,6 +112,8 @@ class OnPolicyTraining(TrainingRun):
                     if stopping:
                         raise StopRequested(self.resume_hint(env_steps, iteration + 1))
         finally:
+            if collecting_ahead:
+                collector.close()
             self.finish()
             logger.close()
             self.envs.close()
@@ -107,12 +121,17 @@ class OnPolicyTraining(TrainingRun):
         return self.eval_history
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
-        """Rewards (env or learned), GAE, then one PPO update. Returns TensorBoard scalars."""
+        """Rewards (env or learned), GAE, then one PPO update. Returns TensorBoard scalars.
+
+        PPO's ratio is taken against the policy that acted: the model as it is, or, where the
+        rollout recorded them (collected ahead, by the policy before the last update), the
+        rollout's log-probabilities."""
         config = self.config
         num_steps, num_envs = rollout.env_rewards.shape
         observations = rollout.flat(rollout.observations)
         actions = rollout.flat(rollout.actions)
         policy_logp_old, values = self.trainer.logp_and_values(tf.constant(observations), tf.constant(actions))
+        policy_logp_old = policy_logp_old.numpy() if rollout.policy_logp is None else rollout.flat(rollout.policy_logp)
         # One call for both bootstrap sources: real final observations and the post-rollout ones.
         bootstrap_obs = np.concatenate([rollout.flat(rollout.final_observations), rollout.last_observations])
         bootstrap_values = self.trainer.values(tf.constant(bootstrap_obs)).numpy()
@@ -129,7 +148,7 @@ class OnPolicyTraining(TrainingRun):
                                         rollout.terminated, rollout.truncated, learned.terminal_value)
         advantages, returns = compute_gae(learned.rewards, values, next_values, rollout.episode_ends,
                                           config.gamma, config.gae_lambda)
-        losses = self.trainer.update(observations, actions, policy_logp_old.numpy(),
+        losses = self.trainer.update(observations, actions, policy_logp_old,
                                      advantages.reshape(-1), returns.reshape(-1), self.rng)
         metrics.update({f"losses/{name}": value for name, value in losses.items()})
         value_fit = explained_variance(values, returns)

@@ -10,9 +10,10 @@ the first evaluation >= 475, the final evaluation, env steps per second, start-u
 and peak RSS. Training seconds count from the first env step and include graph compilation.
 Also measured: rollout throughput with the policy in the loop, PPO's env steps per second with
 learning on Hopper-v5 beside one Hopper env's raw rate in the same run (as the experts train,
-with XLA, and with XLA and 4 or 8 envs), the env steps and seconds one GAIL run of the MuJoCo table
-(Hopper-v5, 4 trajectories, seed 0) takes to first reach 0.9 normalised (with the table's
-settings, and in the fast setting), each script's `--help` wall time, and `make demo` wall time.
+with XLA, with XLA and 4 or 8 envs, and with XLA, 8 envs and the rollouts collected while PPO
+learns), the env steps and seconds one GAIL run of the MuJoCo table (Hopper-v5, 4 trajectories,
+seed 0) takes to first reach 0.9 normalised (with the table's settings, in the fast setting, and
+collecting ahead), each script's `--help` wall time, and `make demo` wall time.
 Writes <out>/bench.json and <out>/bench.md.
 """
 
@@ -151,17 +152,21 @@ def mujoco_expert_flags() -> list[str]:
 
 
 # PPO's learning throughput on MuJoCo with the settings its expert trains with (experiments/paper.py:
-# one env, 2048-step batches, 10 epochs of 64-pair minibatches), over 50 batches; no evaluation
-# until the end. As the experts were trained; with the updates compiled by XLA (--jit-compile);
-# and with XLA and the same batches from 4 envs of 512 steps (one policy forward pass per 4 env
-# steps: the fast setting the README recommends) or from 8 envs of 256 steps (GAIL learns as
-# well with either: experiments/NOTES-mujoco.md).
-MUJOCO_PPO_FLAGS = ["--env", MUJOCO_ENV, *mujoco_expert_flags(), "--total-env-steps", "102400",
+# one env, 2048-step batches, 10 epochs of 64-pair minibatches), over 200 batches (409,600 env
+# steps: the table's GAIL runs take 1M, and compiling, a fixed ~2.5 s, would weigh four times as
+# much in a run a quarter as long); no evaluation until the end. As the experts were trained; with
+# the updates compiled by XLA (--jit-compile); with XLA and the same batches from 4 envs of 512
+# steps (one policy forward pass per 4 env steps: the fast setting) or from 8 envs of 256 steps
+# (GAIL learns as well with either: experiments/NOTES-mujoco.md); and with XLA, 8 envs and each
+# rollout collected in another process while PPO learns from the last (--collect-while-learning).
+MUJOCO_PPO_FLAGS = ["--env", MUJOCO_ENV, *mujoco_expert_flags(), "--total-env-steps", "409600",
                     "--eval-every", "100000000", "--eval-episodes", "1"]
 MUJOCO_QUICK_FLAGS = ["--total-env-steps", "4096"]  # two batches: one after the compiled first
-MUJOCO_THROUGHPUT_VARIANTS = {"graph": [], "xla": ["--jit-compile"],
-                              "xla_4_envs": ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"],
-                              "xla_8_envs": ["--jit-compile", "--num-envs", "8", "--rollout-steps", "256"]}
+MUJOCO_THROUGHPUT_VARIANTS = {
+    "graph": [], "xla": ["--jit-compile"],
+    "xla_4_envs": ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"],
+    "xla_8_envs": ["--jit-compile", "--num-envs", "8", "--rollout-steps", "256"],
+    "xla_8_envs_ahead": ["--jit-compile", "--num-envs", "8", "--rollout-steps", "256", "--collect-while-learning"]}
 
 
 def steady_env_steps_per_second(log_dir: Path) -> float | None:
@@ -258,8 +263,9 @@ def first_at_target(evaluations: list[dict], reference: dict[str, float], target
     return next((record for record in evaluations if normalised(record["return_mean"], reference) >= target), None)
 
 
-# The same GAIL run in the fast setting (the third throughput row's flags).
+# The same GAIL run in the fast setting (the third throughput row's flags), and collecting ahead (the last's).
 MUJOCO_FAST_FLAGS = MUJOCO_THROUGHPUT_VARIANTS["xla_4_envs"]
+MUJOCO_AHEAD_FLAGS = MUJOCO_THROUGHPUT_VARIANTS["xla_8_envs_ahead"]
 
 
 def mujoco_gail_to_target(quick: bool, workdir: Path, extra_flags: Sequence[str] = ()) -> dict:
@@ -371,7 +377,7 @@ def markdown(results: dict) -> str:
             lines.append(f"- {' '.join(row['extra_flags']) or 'as the experts'}: {row['steps_per_second']} "
                          f"({row['fraction_of_gymnasium_rate']:.0%}) over {row['env_steps']} env steps; "
                          f"once compiled {steady}.")
-    for key in ("mujoco_gail", "mujoco_gail_fast"):
+    for key in ("mujoco_gail", "mujoco_gail_fast", "mujoco_gail_ahead"):
         if not results.get(key):
             continue
         gail = results[key]
@@ -428,6 +434,8 @@ def main() -> None:
             results["mujoco_gail"] = mujoco_gail_to_target(args.quick, Path(scratch) / "mujoco-gail")
             results["mujoco_gail_fast"] = mujoco_gail_to_target(args.quick, Path(scratch) / "mujoco-gail-fast",
                                                                 MUJOCO_FAST_FLAGS)
+            results["mujoco_gail_ahead"] = mujoco_gail_to_target(args.quick, Path(scratch) / "mujoco-gail-ahead",
+                                                                 MUJOCO_AHEAD_FLAGS)
     results["help_repeats"] = 1 if args.quick else 5
     results["help_seconds"] = help_seconds(results["help_repeats"])
     results["make_demo_seconds"] = None if args.quick or args.no_demo else make_demo_seconds()

@@ -62,6 +62,12 @@ class CategoricalHead(tf.Module):
         """The most likely action of each row (deterministic evaluation)."""
         return np.argmax(logits, axis=-1).astype(np.int64)
 
+    def numpy_log_prob(self, logits: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """log pi(a|s) [B] float32 for integer actions [B]: ``log_prob`` in numpy."""
+        shifted = logits - logits.max(axis=-1, keepdims=True)  # keeps exp from overflowing
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return np.take_along_axis(log_probs, actions.astype(np.int64)[:, None], axis=-1)[:, 0].astype(np.float32)
+
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         return actions
 
@@ -140,6 +146,12 @@ class FrozenGaussian:
 
     def mode(self, means: np.ndarray) -> np.ndarray:
         return means.astype(np.float32)
+
+    def numpy_log_prob(self, means: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """log N(a; mean, std^2) summed over action dims [B] float32, for unclipped actions
+        [B, action_dim]: GaussianHead's ``log_prob`` in numpy."""
+        z = (actions - means) / self.std
+        return np.sum(-0.5 * np.square(z) - np.log(self.std) - 0.5 * GaussianHead.LOG_2PI, axis=-1).astype(np.float32)
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         return np.clip(actions, self.low, self.high)

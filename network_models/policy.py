@@ -68,10 +68,21 @@ class NumpyActor:
     def act(self, observations: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Sample actions for a batch of observations; ``rng=None`` takes the most likely action.
         These are the actions PPO learns from; step the env with ``to_env`` of them."""
+        params = self.head_params(observations)
+        return self.head.mode(params) if rng is None else self.head.sample(params, rng)
+
+    def sample_with_log_prob(self, observations: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``act``'s samples (the same draws from ``rng``) and their log pi(a|s) [B] float32 under
+        this policy: what PPO's ratio needs once the model has learned on from it."""
+        params = self.head_params(observations)
+        actions = self.head.sample(params, rng)
+        return actions, self.head.numpy_log_prob(params, actions)
+
+    def head_params(self, observations: np.ndarray) -> np.ndarray:
+        """The action head's parameters [B, param_size] for observations [B, *obs_shape]."""
         if self.normalizer_stats is not None:
             observations = normalize_numpy(observations, *self.normalizer_stats)
-        params = numpy_mlp_forward(self.policy_weights, observations, self.activation)
-        return self.head.mode(params) if rng is None else self.head.sample(params, rng)
+        return numpy_mlp_forward(self.policy_weights, observations, self.activation)
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """The actions the env executes (clipped to the bounds for continuous actions)."""

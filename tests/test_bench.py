@@ -26,20 +26,23 @@ def test_bench_quick_mode_writes_json_and_markdown(tmp_path):
     mujoco = results["mujoco"]
     assert mujoco["env"] == "Hopper-v5"
     assert mujoco["gymnasium_steps_per_second"] > 0 and mujoco["mj_step_steps_per_second"] > 0
-    # One raw-rate sample before the first run and one after each of the four; their median is the rate.
+    # One raw-rate sample before the first run and one after each of the five; their median is the rate.
     samples = sorted(mujoco["gymnasium_steps_per_second_samples"])
-    assert len(samples) == 5 and mujoco["gymnasium_steps_per_second"] == samples[2]
+    assert len(samples) == 6 and mujoco["gymnasium_steps_per_second"] == round((samples[2] + samples[3]) / 2)
     assert mujoco["graph"]["extra_flags"] == [] and mujoco["xla"]["extra_flags"] == ["--jit-compile"]
     assert mujoco["xla_4_envs"]["extra_flags"] == ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"]
     assert mujoco["xla_8_envs"]["extra_flags"] == ["--jit-compile", "--num-envs", "8", "--rollout-steps", "256"]
-    for variant in ("graph", "xla", "xla_4_envs", "xla_8_envs"):
+    assert mujoco["xla_8_envs_ahead"]["extra_flags"] == mujoco["xla_8_envs"]["extra_flags"] + ["--collect-while-learning"]
+    for variant in ("graph", "xla", "xla_4_envs", "xla_8_envs", "xla_8_envs_ahead"):
         row = mujoco[variant]
         assert row["env_steps"] == 4096 and row["steady_steps_per_second"] > 0
         raw_rate = mujoco["gymnasium_steps_per_second"]
         assert row["fraction_of_gymnasium_rate"] == round(row["steps_per_second"] / raw_rate, 2)
         assert row["steady_fraction_of_gymnasium_rate"] == round(row["steady_steps_per_second"] / raw_rate, 2)
     for key, extra_flags in (("mujoco_gail", []),
-                             ("mujoco_gail_fast", ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"])):
+                             ("mujoco_gail_fast", ["--jit-compile", "--num-envs", "4", "--rollout-steps", "512"]),
+                             ("mujoco_gail_ahead", ["--jit-compile", "--num-envs", "8", "--rollout-steps", "256",
+                                                    "--collect-while-learning"])):
         gail = results[key]
         assert (gail["env"], gail["num_demos"], gail["seed"], gail["final_step"]) == ("Hopper-v5", 4, 0, 4096)
         assert gail["extra_flags"] == extra_flags

@@ -13,6 +13,7 @@ import json
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import tensorflow as tf
 from gymnasium.spaces import Discrete
 
@@ -24,13 +25,15 @@ from conftest import SHIPPED_DEMOS
 from network_models.policy import RandomActor
 
 
-def test_gail_from_shipped_demonstrations_beats_random_within_20k_steps(tmp_path):
+# Collecting ahead, each update learns from a rollout acted by the policy one update old.
+@pytest.mark.parametrize("extra_flags", [[], ["--collect-while-learning"]], ids=["", "collecting-ahead"])
+def test_gail_from_shipped_demonstrations_beats_random_within_20k_steps(tmp_path, extra_flags):
     # Without the discriminator's gradient penalty, whatever its default: it slows the first steps
     # (with weight 1 seed 0 is at 197 after 20k steps), and this test is about the learning rules'
     # plumbing (GAE, value targets, the learned reward), which must show within a small budget.
     run_gail.main(["--seed", "0", "--total-env-steps", "20000", "--eval-every", "10000", "--no-progress",
                    "--disc-grad-penalty", "0", "--demo-dir", str(SHIPPED_DEMOS), "--save-dir", str(tmp_path / "gail"),
-                   "--log-dir", str(tmp_path / "log")])
+                   "--log-dir", str(tmp_path / "log"), *extra_flags])
     evaluations = json.loads((tmp_path / "log" / "evaluations.json").read_text())["evaluations"]
     gail_return = evaluations[-1]["return_mean"]
 
@@ -39,8 +42,11 @@ def test_gail_from_shipped_demonstrations_beats_random_within_20k_steps(tmp_path
     envs.close()
     assert random_return < 40
     # Seed 0 ends at 424-494 (depending on the code version); a GAE bug that breaks learning
-    # ends at <= 200. 350 keeps a margin on both sides and is ~15x the random policy.
-    assert gail_return >= 350 and gail_return >= 5 * random_return, (gail_return, random_return)
+    # ends at <= 200. 350 keeps a margin on both sides and is ~15x the random policy. Collecting
+    # ahead, the one update's lag slows these first 20k steps a little: seed 0 ends at 382 (seed 1
+    # at 448), so 300 there.
+    bar = 300 if extra_flags else 350
+    assert gail_return >= bar and gail_return >= 5 * random_return, (gail_return, random_return)
 
     # The critic predicts the discounted learned return. The learned reward log D is about -0.5
     # to -1 per step (D ~ 0.4-0.6 once the policy imitates) over an effective horizon of

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
-from gymnasium.spaces import Discrete
+from gymnasium.spaces import Box, Discrete
 
 from common.envs import EnvSpec
 from network_models.factory import build_actor_critic
-from network_models.heads import CategoricalHead
+from network_models.heads import CategoricalHead, GaussianHead
 
 
 def test_categorical_log_prob_and_entropy_hand_example():
@@ -23,6 +23,39 @@ def test_categorical_log_prob_and_entropy_hand_example():
     entropy = head.entropy(logits).numpy()
     np.testing.assert_allclose(entropy, [math.log(3.0), -(2 * 0.25 * math.log(0.25) + 0.5 * math.log(0.5))],
                                rtol=1e-6)
+
+
+def test_numpy_log_probs_match_the_heads_hand_examples_and_tensorflow():
+    """The numpy twins that score a rollout's actions as they are drawn (collecting ahead) give
+    what the TensorFlow heads PPO learns with give."""
+    head = CategoricalHead(3)
+    logits = np.array([[0.0, 0.0, 0.0], [math.log(1.0), math.log(2.0), math.log(1.0)], [1000.0, 0.0, 0.0]],
+                      np.float32)
+    # Uniform: -ln 3; probs (.25, .5, .25): ln .5; a huge logit must not overflow: ln 1 = 0.
+    np.testing.assert_allclose(head.numpy_log_prob(logits, np.array([2, 1, 0])), [-math.log(3.0), math.log(0.5), 0.0],
+                               rtol=1e-6, atol=1e-6)
+
+    gaussian = GaussianHead(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), initial_log_std=math.log(0.5))
+    means = np.array([[0.0, 0.0], [0.5, -2.0]], np.float32)
+    actions = np.array([[0.5, 0.0], [0.5, -3.0]], np.float32)  # unclipped, as drawn
+    # Row 0: z = (1, 0), row 1: z = (0, -2); each dim adds -z^2/2 - ln 0.5 - ln(2 pi)/2.
+    per_dim = -math.log(0.5) - 0.5 * math.log(2 * math.pi)
+    expected = [-0.5 + 2 * per_dim, -2.0 + 2 * per_dim]
+    frozen = gaussian.frozen()
+    np.testing.assert_allclose(frozen.numpy_log_prob(means, actions), expected, rtol=1e-5)
+    np.testing.assert_allclose(gaussian.log_prob(tf.constant(means), tf.constant(actions)).numpy(), expected, rtol=1e-5)
+
+
+def test_sample_with_log_prob_draws_acts_samples_and_scores_them_as_the_model_does():
+    spec = EnvSpec("toy", (4,), Box(-1.0, 1.0, (2,), np.float32))
+    model = build_actor_critic(spec, (16,), seed=2, normalize_observations=True)
+    model.normalizer.update(np.random.default_rng(1).normal(2.0, 3.0, size=(100, 4)).astype(np.float32))
+    observations = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    actor = model.actor_snapshot()
+    actions, logp = actor.sample_with_log_prob(observations, np.random.default_rng(7))
+    np.testing.assert_array_equal(actions, actor.act(observations, np.random.default_rng(7)))
+    params, _ = model(tf.constant(observations))
+    np.testing.assert_allclose(logp, model.head.log_prob(params, tf.constant(actions)).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_categorical_sampling_matches_the_probabilities():

@@ -10,6 +10,7 @@ evaluation every 64 env steps and a checkpoint every 96.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import signal
 import types
 from pathlib import Path
@@ -31,10 +32,11 @@ from common.envs import probe_env_spec
 BATCH = 32  # num_envs x rollout_steps
 
 
-def tiny_config(tmp_path: Path, total_env_steps: int = 160, resume: bool = False) -> PPORunConfig:
+def tiny_config(tmp_path: Path, total_env_steps: int = 160, resume: bool = False,
+                collect_while_learning: bool = False) -> PPORunConfig:
     return PPORunConfig(env="CartPole-v1", seed=3, num_envs=2, rollout_steps=16, minibatch_size=32, num_epochs=1,
                         hidden_sizes=(8,), total_env_steps=total_env_steps, eval_every=64, checkpoint_every=96,
-                        eval_episodes=1, progress=False, resume=resume,
+                        eval_episodes=1, progress=False, resume=resume, collect_while_learning=collect_while_learning,
                         save_dir=str(tmp_path / "save"), log_dir=str(tmp_path / "log"))
 
 
@@ -80,9 +82,10 @@ class Recorder:
         import algo.on_policy as on_policy
         collector_class = on_policy.RolloutCollector
 
-        def recording_collector(envs: Any, rollout_steps: int, seed: int, rng: np.random.Generator) -> Any:
+        def recording_collector(envs: Any, rollout_steps: int, seed: int, rng: np.random.Generator,
+                                **options: Any) -> Any:
             self.collector_seeds.append(seed)
-            return collector_class(envs, rollout_steps, seed=seed, rng=rng)
+            return collector_class(envs, rollout_steps, seed=seed, rng=rng, **options)
 
         # A clock that advances 1 s per reading: an iteration's SPS is then its env steps since
         # this process started over the iterations run, exactly 32.
@@ -111,11 +114,13 @@ def make_training(config: PPORunConfig, reward_learner: RecordingRewardLearner |
     return OnPolicyTraining(config, model, PPOTrainer(model, config), "test", reward_learner=reward_learner)
 
 
+@pytest.mark.parametrize("collect_while_learning", [False, True], ids=["", "collecting-ahead"])
 @pytest.mark.parametrize("with_reward_learner", [False, True], ids=["ppo", "gail"])
 def test_the_loop_evaluates_checkpoints_and_logs_on_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             with_reward_learner: bool) -> None:
+                                                             with_reward_learner: bool,
+                                                             collect_while_learning: bool) -> None:
     reward_learner = RecordingRewardLearner() if with_reward_learner else None
-    training = make_training(tiny_config(tmp_path), reward_learner)
+    training = make_training(tiny_config(tmp_path, collect_while_learning=collect_while_learning), reward_learner)
     recorder = Recorder(training, monkeypatch)
 
     history = training.run()
@@ -179,9 +184,11 @@ def test_resume_continues_the_counters_schedules_and_rollout_seed(tmp_path: Path
     assert recorder.saves == [(96, 3), (160, 5)]
 
 
+@pytest.mark.parametrize("collect_while_learning", [False, True], ids=["", "collecting-ahead"])
 def test_a_stop_request_saves_after_the_iteration_and_says_how_to_resume(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    training = make_training(tiny_config(tmp_path))
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          collect_while_learning: bool) -> None:
+    training = make_training(tiny_config(tmp_path, collect_while_learning=collect_while_learning))
     recorder = Recorder(training, monkeypatch)
     training.stop_signal = signal.SIGTERM  # as if SIGTERM arrived during the first iteration
 
@@ -191,6 +198,7 @@ def test_a_stop_request_saves_after_the_iteration_and_says_how_to_resume(tmp_pat
     assert recorder.saves == [(32, 1)]
     assert int(training.store.env_steps.numpy()) == 32
     assert (Path(training.save_dir) / "checkpoint").is_file()
+    assert multiprocessing.active_children() == []  # collecting ahead: the rollout nobody learns from is dropped
 
 
 def test_a_stop_request_in_the_last_iteration_lets_the_run_finish(tmp_path: Path,
