@@ -168,10 +168,6 @@ class CollectorProcess:
         self.start(actor)
         return self.wait()
 
-    def _ended(self) -> RuntimeError:
-        self.process.join(timeout=1)
-        return RuntimeError(f"the rollout collector's process ended unexpectedly (exit code {self.process.exitcode})")
-
     def drain_episode_stats(self) -> tuple[list[float], list[int]]:
         """True returns and lengths of episodes finished in the rollouts ``wait`` returned since the last call."""
         returns, lengths = self.finished_returns, self.finished_lengths
@@ -189,6 +185,10 @@ class CollectorProcess:
             self.process.kill()
             self.process.join()
         self.connection.close()
+
+    def _ended(self) -> RuntimeError:
+        self.process.join(timeout=1)
+        return RuntimeError(f"the rollout collector's process ended unexpectedly (exit code {self.process.exitcode})")
 
 
 def _collect_on_request(collector: RolloutCollector, connection: multiprocessing.connection.Connection) -> None:
