@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import multiprocessing
@@ -133,10 +134,13 @@ class CollectorProcess:
     def __init__(self, collector: RolloutCollector) -> None:
         context = multiprocessing.get_context("fork")
         self.connection, child_connection = context.Pipe()
-        self.process = context.Process(target=_collect_on_request, args=(collector, child_connection),
-                                       name="rollout-collector", daemon=True)
+        self.process = context.Process(target=_collect_on_request, args=(collector, child_connection, self.connection),
+                                       name="rollout-collector")
         self.process.start()
         child_connection.close()
+        # A parent exiting without close() (an error before it) would otherwise wait for the child at
+        # exit forever: multiprocessing joins it, and the child, ignoring SIGTERM, waits for a policy.
+        atexit.register(self.close)
         self.finished_returns: list[float] = []
         self.finished_lengths: list[int] = []
         self.collecting = False
@@ -155,7 +159,7 @@ class CollectorProcess:
         try:
             message = self.connection.recv()
             self.collecting = False
-        except EOFError:
+        except (EOFError, OSError):  # OSError: a connection reset, when the child died with our policy unread
             raise self._ended() from None
         if isinstance(message, str):
             raise RuntimeError(f"rollout collection failed in its process:\n{message}")
@@ -177,6 +181,9 @@ class CollectorProcess:
     def close(self) -> None:
         """Stop the child: told to, when idle (it closes its envs); killed, when a rollout nobody
         will read is on its way (a run stopping or failing mid-iteration)."""
+        atexit.unregister(self.close)
+        if self.connection.closed:
+            return
         if not self.collecting:
             with contextlib.suppress(OSError):
                 self.connection.send(None)
@@ -191,8 +198,13 @@ class CollectorProcess:
         return RuntimeError(f"the rollout collector's process ended unexpectedly (exit code {self.process.exitcode})")
 
 
-def _collect_on_request(collector: RolloutCollector, connection: multiprocessing.connection.Connection) -> None:
-    """The child's loop: a policy in, a rollout and its finished episodes' stats out, until told to stop."""
+def _collect_on_request(collector: RolloutCollector, connection: multiprocessing.connection.Connection,
+                        parent_end: multiprocessing.connection.Connection) -> None:
+    """The child's loop: a policy in, a rollout and its finished episodes' stats out, until told
+    to stop or the parent is gone."""
+    # The fork copied the parent's end of the pipe too: closed here, the parent's exit (even a
+    # SIGKILL) leaves the pipe with no writer, and recv() ends with EOFError instead of waiting forever.
+    parent_end.close()
     # A Ctrl-C or SIGTERM to the process group is for the parent: it saves, then closes this child.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

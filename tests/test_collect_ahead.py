@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from algo.on_policy import OnPolicyTraining
 from algo.ppo import PPOTrainer
 from common.envs import EnvSpec, make_vec_env, probe_env_spec
 from common.rollout import CollectorProcess, RolloutCollector
+from conftest import REPO_ROOT
 from network_models.factory import build_actor_critic
 from network_models.policy import NumpyActor
 
@@ -89,15 +92,55 @@ def test_an_env_error_in_the_child_reaches_the_parent_with_its_traceback() -> No
     assert not ahead.process.is_alive()
 
 
-def test_a_dead_child_is_reported_not_waited_for() -> None:
-    ahead = CollectorProcess(_collector(SHORT_CARTPOLE))
-    ahead.process.kill()
-    ahead.process.join()
+@pytest.mark.parametrize("dies", ["before start", "while collecting"])
+def test_a_dead_child_is_reported_not_waited_for(dies: str) -> None:
+    ahead = CollectorProcess(_collector(SHORT_CARTPOLE, rollout_steps=50_000))  # collecting takes seconds
     try:
-        with pytest.raises(RuntimeError, match="rollout collector's process ended unexpectedly"):
-            ahead.collect(_actor())
+        if dies == "while collecting":
+            ahead.start(_actor())
+        ahead.process.kill()
+        with pytest.raises(RuntimeError, match=r"rollout collector's process ended unexpectedly \(exit code -9\)"):
+            ahead.wait() if dies == "while collecting" else ahead.collect(_actor())
     finally:
         ahead.close()
+
+
+@pytest.mark.parametrize("parent_gone", ["idle", "while collecting"])
+def test_the_child_exits_quietly_once_its_parent_is_gone(parent_gone: str) -> None:
+    """A parent killed outright closes its end of the pipe: the child, waiting for the next policy
+    or sending a rollout back, must exit (code 0), not wait forever nor die of a traceback."""
+    ahead = CollectorProcess(_collector(SHORT_CARTPOLE, rollout_steps=5_000))  # ~0.5 MB, more than a pipe holds
+    if parent_gone == "while collecting":
+        ahead.start(_actor())
+    ahead.connection.close()  # all that a SIGKILL of the parent does to the child's world
+    ahead.process.join(timeout=60)
+    assert ahead.process.exitcode == 0
+
+
+def test_closing_an_idle_collector_stops_it_in_order() -> None:
+    ahead = CollectorProcess(_collector(SHORT_CARTPOLE))
+    ahead.close()
+    assert ahead.process.exitcode == 0  # told to stop, it closed its envs and returned (killed: -9)
+
+
+def test_a_parent_that_exits_without_closing_its_collector_does_not_hang(tmp_path: Path) -> None:
+    """A script that forgets close() (or dies of an error before it) must still exit, and stop its
+    child: multiprocessing would wait for the child at exit, which waits for the next policy."""
+    script = tmp_path / "forgets_close.py"
+    script.write_text("import gymnasium as gym, numpy as np\n"
+                      "from common.envs import make_vec_env\n"
+                      "from common.rollout import CollectorProcess, RolloutCollector\n"
+                      "collector = RolloutCollector(make_vec_env('CartPole-v1', 1), 4, seed=0, rng=np.random.default_rng(0))\n"
+                      "ahead = CollectorProcess(collector)\n"
+                      "print(ahead.process.pid, flush=True)\n")
+    finished = subprocess.run([sys.executable, str(script)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert finished.returncode == 0, finished.stderr
+    child_pid = int(finished.stdout.split()[0])
+    with pytest.raises(ProcessLookupError):  # not left behind either
+        for _ in range(50):
+            os.kill(child_pid, 0)
+            time.sleep(0.1)
 
 
 def test_the_child_leaves_ctrl_c_to_the_parent() -> None:

@@ -159,19 +159,21 @@ def test_the_loop_evaluates_checkpoints_and_logs_on_schedule(tmp_path: Path, mon
     assert eval_steps == [64, 128, 160]
 
 
-def test_resume_continues_the_counters_schedules_and_rollout_seed(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("collect_while_learning", [False, True], ids=["", "collecting-ahead"])
+def test_resume_continues_the_counters_schedules_and_rollout_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  collect_while_learning: bool) -> None:
     """A run of 1 iteration (32 env steps, saved at its end: off both grids) resumed to 5: it
     starts at iteration 1 with the rollout seed moved on by 1, evaluates and checkpoints on the
     grids of a run that was never interrupted (evaluations at 64, 128 and 160, checkpoints at 96
     and 160), and counts its speed from where it resumed."""
-    first = make_training(tiny_config(tmp_path, total_env_steps=32))
+    first = make_training(tiny_config(tmp_path, total_env_steps=32, collect_while_learning=collect_while_learning))
     with monkeypatch.context() as patch:
         first_recorder = Recorder(first, patch)
         assert [record.step for record in first.run()] == [32]
         assert first_recorder.saves == [(32, 1)]
 
-    resumed = make_training(tiny_config(tmp_path, total_env_steps=160, resume=True))
+    resumed = make_training(tiny_config(tmp_path, total_env_steps=160, resume=True,
+                                        collect_while_learning=collect_while_learning))
     recorder = Recorder(resumed, monkeypatch)
     history = resumed.run()
 
