@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from types import TracebackType
 from typing import Iterator
 
@@ -46,12 +48,27 @@ def start_tensorflow() -> None:
     if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Ctrl-C is remembered, not only raised: something in TensorFlow's import can swallow the
+    # KeyboardInterrupt (seen once in CI: the run then trained to the end), and it must still stop.
+    interrupted = []
+
+    def remember_and_raise(signal_number: int, frame: object) -> None:
+        interrupted.append(signal_number)
+        raise KeyboardInterrupt
+
+    in_main_thread = threading.current_thread() is threading.main_thread()  # the only one signals reach
+    previous = signal.signal(signal.SIGINT, remember_and_raise) if in_main_thread else None
     try:
         with stderr_silenced():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # the CUDA probe ("failed call to cuInit") happens here
     except KeyboardInterrupt:
+        interrupted.append(signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
         _one_line_interrupt(KeyboardInterrupt, KeyboardInterrupt(), None)
 
 
