@@ -130,8 +130,12 @@ class OnPolicyTraining(TrainingRun):
         num_steps, num_envs = rollout.env_rewards.shape
         observations = rollout.flat(rollout.observations)
         actions = rollout.flat(rollout.actions)
-        policy_logp_old, values = self.trainer.logp_and_values(tf.constant(observations), tf.constant(actions))
-        policy_logp_old = policy_logp_old.numpy() if rollout.policy_logp is None else rollout.flat(rollout.policy_logp)
+        if rollout.policy_logp is None:
+            policy_logp_old, values = self.trainer.logp_and_values(tf.constant(observations), tf.constant(actions))
+            policy_logp_old = policy_logp_old.numpy()
+        else:  # recorded as the actions were drawn: the model's own would be the wrong policy's
+            policy_logp_old = rollout.flat(rollout.policy_logp)
+            values = self.trainer.values(tf.constant(observations))
         # One call for both bootstrap sources: real final observations and the post-rollout ones.
         bootstrap_obs = np.concatenate([rollout.flat(rollout.final_observations), rollout.last_observations])
         bootstrap_values = self.trainer.values(tf.constant(bootstrap_obs)).numpy()
